@@ -1,0 +1,81 @@
+"""What every backend is: one entry point, an honest availability answer, progress.
+
+Backends run inside a worker (thread or process), never on the event loop, so
+`generate` is a plain blocking call. It reports progress through a callback and
+checks `progress` for cancellation by letting the callback raise `Cancelled`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
+
+from services.audio.types import Audio
+
+
+class Cancelled(Exception):
+    """Raised inside a backend (through the progress callback) when its job was cancelled."""
+
+
+class BackendUnavailable(Exception):
+    """The backend cannot run here; the message tells a user how to fix it."""
+
+
+class ProgressFn(Protocol):
+    def __call__(self, stage: str, step: int, total: int) -> None:
+        """Report `step` of `total` in `stage` ("composing", "rendering", "denoising" …)."""
+
+
+def no_progress(stage: str, step: int, total: int) -> None:
+    """A progress callback for callers that do not watch."""
+
+
+@dataclass(frozen=True)
+class BackendStatus:
+    """Whether a backend can run here, and if not, why in words a user can act on."""
+
+    name: str  # backend name as typed in /music create backend:<name>
+    available: bool
+    reason: str  # "ready" or what is missing and how to fix it
+    description: str = ""  # one line: what this backend does
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """The plain-data part of a music request a backend needs."""
+
+    prompt: str  # what the user typed (full text, never truncated)
+    duration_s: float  # wanted length in seconds
+    seed: int  # explicit, so a re-run makes the same audio
+    bpm: float | None = None  # explicit tempo from the command's option; wins over the prompt
+    key: str | None = None  # explicit key from the command's option ("A minor"); wins over the prompt
+
+
+@dataclass
+class Generation:
+    """What a backend made: audio plus what it understood, for the summary."""
+
+    audio: Audio
+    title: str  # short title for the file name and embed
+    summary: list[str] = field(default_factory=list)  # "what I understood" lines, with the words that caused them
+    tempo_bpm: float | None = None
+    key: str | None = None
+    time_signature: str | None = None
+    tags: tuple[str, ...] = ()
+    midi: bytes | None = None  # standard MIDI file, for backends that write notes
+    notes: list[str] = field(default_factory=list)  # warnings/repairs worth telling the user
+
+
+class Backend(Protocol):
+    """The interface all backends implement."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+
+    def available(self) -> BackendStatus:
+        """Cheap check (no model load) of whether this backend can run, and why not."""
+        ...
+
+    def generate(self, request: GenerationRequest, progress: ProgressFn) -> Generation:
+        """Blocking: make the music. Raises BackendUnavailable, ValueError (bad request) or Cancelled."""
+        ...
