@@ -26,7 +26,7 @@ class Audio:
             raise ValueError("sample rate must be positive")
 
     @classmethod
-    def from_array(cls, samples: npt.ArrayLike, sample_rate: int = DEFAULT_SAMPLE_RATE) -> "Audio":
+    def from_array(cls, samples: npt.ArrayLike, sample_rate: int = DEFAULT_SAMPLE_RATE) -> Audio:
         """Accepts mono (frames,) or (channels, frames) of any float dtype."""
         arr = np.asarray(samples, dtype=np.float32)
         if arr.ndim == 1:
@@ -46,7 +46,7 @@ class Audio:
         """Length in seconds."""
         return self.frames / self.sample_rate
 
-    def to_stereo(self) -> "Audio":
+    def to_stereo(self) -> Audio:
         if self.channels == 2:
             return self
         if self.channels == 1:

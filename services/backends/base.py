@@ -45,10 +45,12 @@ class GenerationRequest:
     """The plain-data part of a music request a backend needs."""
 
     prompt: str  # what the user typed (full text, never truncated)
-    duration_s: float  # wanted length in seconds
+    duration_s: float | None  # length from the command's option; None: the prompt's, else the default
     seed: int  # explicit, so a re-run makes the same audio
     bpm: float | None = None  # explicit tempo from the command's option; wins over the prompt
     key: str | None = None  # explicit key from the command's option ("A minor"); wins over the prompt
+    default_duration_s: float = 20.0  # length when neither the option nor the prompt gives one
+    max_duration_s: float = 120.0  # longest allowed; longer asks are clamped with a note
 
 
 @dataclass
@@ -57,6 +59,7 @@ class Generation:
 
     audio: Audio
     title: str  # short title for the file name and embed
+    duration_s: float  # the intended length; the audio is cut (with a fade) or padded to it
     summary: list[str] = field(default_factory=list)  # "what I understood" lines, with the words that caused them
     tempo_bpm: float | None = None
     key: str | None = None

@@ -109,7 +109,7 @@ class Key:
             raise ValueError(f"unknown mode {self.mode!r}")
 
     @classmethod
-    def parse(cls, text: str) -> "Key":
+    def parse(cls, text: str) -> Key:
         """'A minor', 'F#m', 'Bb major', 'D dorian', 'c' → Key. Raises ValueError."""
         m = _KEY_RE.match(text.replace("-", " "))
         if not m:

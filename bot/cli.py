@@ -1,0 +1,148 @@
+"""`promptjam`: make music from the command line, or run the bot.
+
+`promptjam make "prompt"` enters the engine exactly as the bot does (same
+request, same job service, same result), without Discord, GPU or API key.
+Discord is imported only by `run` and `sync`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from services.settings import Settings, SettingsError, load_settings
+
+
+def _progress_bar(stage: str, step: int, total: int, width: int = 24) -> str:
+    frac = step / total if total else 0.0
+    filled = int(frac * width)
+    return f"\r[{'#' * filled}{'.' * (width - filled)}] {stage[:32]:<32}"
+
+
+async def _make(args: argparse.Namespace, settings: Settings) -> int:
+    from services.engine import Engine, RequestOptions
+    from services.errors import UserError
+    from services.jobs.executors import ThreadExecutor
+    from services.presenting import result_text
+
+    started = time.perf_counter()
+    executor = ThreadExecutor(settings, workers=1)
+    async with Engine(settings, executor=executor, database=":memory:") as engine:
+        try:
+            request = engine.build_request(
+                RequestOptions(
+                    prompt=args.prompt,
+                    backend=args.backend,
+                    duration_s=args.duration,
+                    seed=args.seed,
+                    bpm=args.bpm,
+                    key=args.key,
+                ),
+                upload_limit_bytes=args.max_bytes,
+            )
+            job_id = f"cli-{int(time.time() * 1000)}"
+            events = engine.job_service.subscribe()
+            await engine.submit(job_id, request)
+            tty = sys.stderr.isatty()
+            while True:
+                event = await events.get()
+                if event.job_id != job_id:
+                    continue
+                if event.kind == "progress" and tty and not args.quiet:
+                    print(_progress_bar(event.stage, event.step, event.total), end="", file=sys.stderr, flush=True)
+                if event.kind in ("done", "failed", "cancelled"):
+                    break
+            if tty and not args.quiet:
+                print(file=sys.stderr)
+            record = await engine.job_service.get(job_id)
+        except UserError as exc:
+            print(f"promptjam: {exc.message}", file=sys.stderr)
+            return 2
+    assert record is not None
+    if record.result is None:
+        suffix = f" (error id {record.error_id})" if record.error_id else ""
+        print(f"promptjam: {record.error or 'failed'}{suffix}", file=sys.stderr)
+        return 1
+    result = record.result
+    out = Path(args.output or result.mp3_filename)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(result.mp3_path, out)
+    if args.midi and result.midi_path:
+        shutil.copyfile(result.midi_path, args.midi)
+    if args.preview and result.preview_path:
+        shutil.copyfile(result.preview_path, args.preview)
+    if not args.quiet:
+        print(result_text(result))
+        print(f"\nWrote {out} ({out.stat().st_size // 1024} KB) in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def _backends(settings: Settings) -> int:
+    from services.backends.registry import all_statuses
+
+    for status in all_statuses(settings):
+        mark = "yes" if status.available else "no "
+        print(f"{status.name:<10} {mark}  {status.reason}")
+        if status.description:
+            print(f"{'':<15}{status.description}")
+    return 0
+
+
+def _run_bot(settings: Settings, *, sync_only: bool = False) -> int:
+    from services.settings import require_token
+
+    token = require_token(settings)
+    from bot.runner import run_bot
+
+    return run_bot(settings, token, sync_only=sync_only)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="promptjam", description="Turn words into music, here or on Discord.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    make = sub.add_parser("make", help="make an MP3 from a prompt")
+    make.add_argument("prompt", help='what the music should be, e.g. "rainy lo-fi piano, 80 bpm"')
+    make.add_argument("-b", "--backend", help="backend (default: styles)")
+    make.add_argument("-d", "--duration", type=float, help="length in seconds")
+    make.add_argument("--seed", type=int, help="seed, for the same result again")
+    make.add_argument("--bpm", type=float, help="tempo; wins over the prompt")
+    make.add_argument("--key", help='key, e.g. "A minor"; wins over the prompt')
+    make.add_argument("-o", "--output", help="MP3 path (default: a name from the prompt)")
+    make.add_argument("--midi", help="also write the MIDI file here")
+    make.add_argument("--preview", help="also write the preview PNG here")
+    make.add_argument("--max-bytes", type=int, default=25 * 1024 * 1024, help="fit the MP3 under this size")
+    make.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+
+    sub.add_parser("run", help="run the Discord bot")
+    sub.add_parser("sync", help="sync slash commands with Discord and exit")
+    sub.add_parser("backends", help="list backends and whether they can run here")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        if args.command == "make":
+            return asyncio.run(_make(args, settings))
+        if args.command == "backends":
+            return _backends(settings)
+        if args.command == "run":
+            return _run_bot(settings)
+        if args.command == "sync":
+            return _run_bot(settings, sync_only=True)
+    except SettingsError as exc:
+        print(f"promptjam: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""The bot: a commands.Bot that opens the engine in setup_hook and closes it on the way out."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+from discord.ext import commands
+
+from cogs.music import MusicCog
+from cogs.views import JobButton
+from services.engine import Engine
+from services.jobs.executors import Executor
+from services.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class PromptJamBot(commands.Bot):
+    """promptjam on Discord. Slash commands only: no message content intent needed."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        executor: Executor | None = None,
+        sync_commands: bool = True,
+        **options: Any,
+    ) -> None:
+        intents = discord.Intents.default()
+        intents.message_content = False
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+            **options,
+        )
+        self.settings = settings
+        self._executor = executor
+        self._sync_commands = sync_commands
+        self.engine: Engine | None = None
+
+    async def setup_hook(self) -> None:
+        self.engine = Engine(self.settings, executor=self._executor)
+        await self.engine.__aenter__()
+        self.add_dynamic_items(JobButton)
+        await self.add_cog(MusicCog(self, self.engine))
+        if self._sync_commands:
+            await self.sync_commands()
+
+    async def sync_commands(self) -> list[Any]:
+        """Guild sync (instant) when DISCORD_GUILD_ID is set, global sync otherwise."""
+        if self.settings.discord_guild_id:
+            guild = discord.Object(self.settings.discord_guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d commands to guild %s", len(synced), self.settings.discord_guild_id)
+        else:
+            synced = await self.tree.sync()
+            log.info("synced %d global commands (they may take a while to appear)", len(synced))
+        return synced
+
+    async def on_ready(self) -> None:
+        user = self.user
+        log.info("logged in as %s (%s) in %d guild(s)", user, user.id if user else "?", len(self.guilds))
+
+    async def close(self) -> None:
+        try:
+            for name in list(self.cogs):
+                await self.remove_cog(name)
+        finally:
+            await super().close()
+            if self.engine is not None:
+                await self.engine.__aexit__(None, None, None)
+                self.engine = None

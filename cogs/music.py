@@ -1,0 +1,236 @@
+"""The /music commands: translate Discord to engine calls and back, nothing more.
+
+Validation happens before the interaction is deferred, so a mistake gets a
+private (ephemeral) answer; accepted work is deferred at once and followed by
+progress edits and the result (see cogs/delivery.py).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from cogs.delivery import Deliverer
+from cogs.formatting import NO_MENTIONS, backends_embed, progress_content, safe_text
+from services.engine import Engine, RequestOptions
+from services.errors import UserError
+from services.jobs.models import INTERACTION_TOKEN_LIFETIME_S, DiscordDelivery, MusicRequest
+from services.jobs.service import new_error_id
+from services.presenting import fmt_duration
+
+log = logging.getLogger(__name__)
+
+DEFAULT_UPLOAD_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+
+
+def _upload_limit(interaction: discord.Interaction[Any]) -> int:
+    """The largest upload Discord accepts here: the interaction carries it (boosts, DMs, app limits)."""
+    limit = getattr(interaction, "filesize_limit", None)
+    if isinstance(limit, int) and limit > 0:
+        return limit
+    return interaction.guild.filesize_limit if interaction.guild else DEFAULT_UPLOAD_LIMIT
+
+
+class MusicCog(commands.Cog, name="Music"):
+    """Make music from words."""
+
+    music = app_commands.Group(name="music", description="Make music from words")
+
+    def __init__(self, bot: commands.Bot, engine: Engine) -> None:
+        self.bot = bot
+        self.engine = engine
+        self.deliverer = Deliverer(bot, engine, interval_s=engine.settings.progress_interval_s)
+
+    async def cog_load(self) -> None:
+        self.deliverer.start()
+
+    async def cog_unload(self) -> None:
+        await self.deliverer.stop()
+
+    # --- shared flow ---------------------------------------------------------------------------
+
+    async def _start_job(self, interaction: discord.Interaction[Any], request: MusicRequest) -> None:
+        """Admit, defer, submit: the user sees 'thinking…' within milliseconds, then progress."""
+        jobs = self.engine.job_service
+        job_id = str(interaction.id)
+        jobs.admit(request, reserve=job_id)  # raises UserError before anything is public
+        ready = self.deliverer.expect(job_id)
+        try:
+            await interaction.response.defer(thinking=True)
+            delivery = DiscordDelivery(
+                application_id=interaction.application_id,
+                interaction_token=interaction.token,
+                token_expires_at=time.time() + INTERACTION_TOKEN_LIFETIME_S,
+                channel_id=interaction.channel_id,
+            )
+            try:
+                record = await jobs.submit(job_id, request, delivery)
+            except UserError as exc:
+                await interaction.edit_original_response(content=f"⚠️ {exc.message}", allowed_mentions=NO_MENTIONS)
+                return
+            position = jobs.position_of(record.job_id)
+            line = f"Queued · position {position}" if position else "Starting"
+            await interaction.edit_original_response(
+                content=progress_content(request.prompt, line), allowed_mentions=NO_MENTIONS
+            )
+        finally:
+            jobs.release(job_id)  # no-op once submitted
+            ready.set()
+
+    # --- commands ------------------------------------------------------------------------------
+
+    @music.command(name="create", description="Make a piece of music from a prompt")
+    @app_commands.describe(
+        prompt='What it should sound like, e.g. "rainy lo-fi piano, 80 bpm"',
+        backend="How to make it (default: styles)",
+        duration="Length in seconds",
+        seed="Same seed + same prompt = same music",
+        bpm="Tempo in beats per minute (wins over the prompt)",
+        key='Key, e.g. "A minor" (wins over the prompt)',
+    )
+    async def create(
+        self,
+        interaction: discord.Interaction[Any],
+        prompt: app_commands.Range[str, 1, 1000],
+        backend: str | None = None,
+        duration: app_commands.Range[int, 1, 600] | None = None,
+        seed: app_commands.Range[int, 0, 2**31 - 1] | None = None,
+        bpm: app_commands.Range[int, 20, 300] | None = None,
+        key: app_commands.Range[str, 1, 40] | None = None,
+    ) -> None:
+        request = self.engine.build_request(
+            RequestOptions(prompt=prompt, backend=backend, duration_s=duration, seed=seed, bpm=bpm, key=key),
+            user_id=interaction.user.id,
+            user_name=interaction.user.display_name,
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            upload_limit_bytes=_upload_limit(interaction),
+        )
+        await self._start_job(interaction, request)
+
+    @create.autocomplete("backend")
+    async def _backend_autocomplete(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        current = current.lower()
+        return [
+            app_commands.Choice(name=f"{s.name} — {s.description}"[:100], value=s.name)
+            for s in self.engine.backends()
+            if s.available and current in s.name
+        ][:25]
+
+    @music.command(name="backends", description="Which backends can run here, and why not")
+    async def backends(self, interaction: discord.Interaction[Any]) -> None:
+        await interaction.response.send_message(embed=backends_embed(self.engine.backends()), ephemeral=True)
+
+    @music.command(name="queue", description="Your pieces waiting or being made")
+    async def queue(self, interaction: discord.Interaction[Any]) -> None:
+        entries = self.engine.job_service.queue_for(interaction.user.id)
+        if not entries:
+            await interaction.response.send_message("You have nothing in the queue.", ephemeral=True)
+            return
+        lines = []
+        for e in entries:
+            where = f"#{e.position} in queue" if e.position else "being made now"
+            eta = f", ready in ~{fmt_duration(e.eta_s)}" if e.eta_s else ""
+            lines.append(f"`{e.job_id}` · {where}{eta} · {e.backend} · {safe_text(e.prompt, 80)}")
+        total = self.engine.job_service.queue_length()
+        lines.append(f"\n{total} piece(s) in the queue in all. Cancel one with `/music cancel`.")
+        await interaction.response.send_message("\n".join(lines), ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @music.command(name="cancel", description="Cancel one of your queued or running pieces")
+    @app_commands.describe(job="The piece to cancel (see /music queue)")
+    async def cancel(self, interaction: discord.Interaction[Any], job: str) -> None:
+        record = await self.engine.job_service.cancel(job.strip(), interaction.user.id)
+        await interaction.response.send_message(
+            f"🛑 Cancelled `{record.job_id}` — {safe_text(record.request.prompt, 80)}",
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    @cancel.autocomplete("job")
+    async def _cancel_autocomplete(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        entries = self.engine.job_service.queue_for(interaction.user.id)
+        return [
+            app_commands.Choice(name=f"{e.job_id} · {' '.join(e.prompt.split())}"[:100], value=e.job_id)
+            for e in entries
+            if current in e.job_id or current.lower() in e.prompt.lower()
+        ][:25]
+
+    # --- buttons -------------------------------------------------------------------------------
+
+    async def handle_button(self, interaction: discord.Interaction[Any], action: str, job_id: str) -> None:
+        """Reroll / Extend / Variation start a new job from an old one; MIDI sends the score file."""
+        try:
+            if action == "midi":
+                await self._send_midi(interaction, job_id)
+                return
+            if action not in ("reroll", "extend", "variation"):
+                raise UserError("That button is no longer supported.")
+            request = await self.engine.derive(
+                job_id, action, user_id=interaction.user.id, upload_limit_bytes=_upload_limit(interaction)  # type: ignore[arg-type]
+            )
+            request = request.derive(user_name=interaction.user.display_name, channel_id=interaction.channel_id)
+            await self._start_job(interaction, request)
+        except Exception as exc:
+            await self._report_error(interaction, exc)
+
+    async def _send_midi(self, interaction: discord.Interaction[Any], job_id: str) -> None:
+        record = await self.engine.job_service.get(job_id)
+        data = self.engine.result_file(record.result.midi_path) if record and record.result else None
+        if data is None:
+            raise UserError("The MIDI file for that piece is no longer available.")
+        assert record is not None and record.result is not None
+        name = record.result.mp3_filename.removesuffix(".mp3") + ".mid"
+        await interaction.response.send_message(
+            "Here is the score as MIDI:", file=discord.File(io.BytesIO(data), filename=name), ephemeral=True
+        )
+
+    # --- errors --------------------------------------------------------------------------------
+
+    async def cog_app_command_error(
+        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+    ) -> None:
+        original: BaseException = error
+        if isinstance(error, app_commands.CommandInvokeError):
+            original = error.original
+        await self._report_error(interaction, original)
+
+    async def _report_error(self, interaction: discord.Interaction[Any], error: BaseException) -> None:
+        if isinstance(error, UserError):
+            message = f"⚠️ {error.message}"
+            log.info("user error for %s: %s", interaction.user.id, error.message)
+        elif isinstance(error, app_commands.TransformerError):
+            message = f"⚠️ {friendly_transform_error(error)}"
+            log.info("bad option from %s: %s", interaction.user.id, error)
+        else:
+            error_id = new_error_id()
+            log.error("unexpected error [error %s]", error_id, exc_info=error)
+            message = f"❌ Something went wrong on my side (error id `{error_id}`). Please try again."
+        await send_ephemeral(interaction, message)
+
+
+def friendly_transform_error(error: app_commands.TransformerError) -> str:
+    value = error.value
+    if isinstance(value, str) and len(value) > 100:
+        return f"That text is {len(value):,} characters — too long for this option."
+    return f"{safe_text(str(value), 40)} isn't a valid value here — please check the option and try again."
+
+
+async def send_ephemeral(interaction: discord.Interaction[Any], message: str) -> None:
+    """Answer privately, whether or not the interaction was already answered."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(message, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        else:
+            await interaction.response.send_message(message, ephemeral=True, allowed_mentions=NO_MENTIONS)
+    except discord.HTTPException:
+        log.warning("could not tell user %s about an error", interaction.user.id, exc_info=True)

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Set up .venv with everything promptjam needs on a CPU machine (no GPU, no API key, no downloads at run time).
+#   scripts/install.sh          the bot, the command line and the styles engine
+#   scripts/install.sh --dev    the same plus the test and lint tools
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+extras="embeddings"
+if [[ "${1:-}" == "--dev" ]]; then
+    extras="embeddings,dev"
+fi
+
+if [[ ! -x .venv/bin/python ]]; then
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+# torch is pinned in the same command: the pinned CPU build is what the embeddings need, and an
+# unpinned torch would pull a multi-gigabyte CUDA build.
+.venv/bin/python -m pip install --quiet "torch==2.13.0" -e ".[${extras}]"
+# The SoundFont synthesiser. --no-deps: its wheel declares PyAudio (live playback), which we do not
+# use and which does not build without PortAudio headers.
+.venv/bin/python -m pip install --quiet --no-deps "tinysoundfont==0.3.7"
+echo "promptjam is installed in .venv"

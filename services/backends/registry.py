@@ -1,0 +1,98 @@
+"""Which backends exist, which are enabled, and how to build one.
+
+Backend modules are imported lazily: listing statuses must stay cheap (no torch,
+no diffusers) because `/music backends` and autocomplete call it on the event loop.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from services.backends.base import Backend, BackendStatus
+from services.settings import ALL_BACKENDS, Settings
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """Static facts about a backend, known without importing it."""
+
+    name: str  # as typed in /music create backend:<name>
+    description: str  # one line for /music backends
+    built: bool  # False for backends whose issue has not landed yet
+
+
+BACKENDS: dict[str, BackendInfo] = {
+    "styles": BackendInfo(
+        "styles", "Reads mood, genre, tempo and key from your words and composes a piece (CPU, no setup).", True
+    ),
+    "notes": BackendInfo("notes", "A language model writes every note; constraints checked and repaired.", False),
+    "riffusion": BackendInfo("riffusion", "Stable Diffusion on spectrograms, with seed beats and img2img.", False),
+    "code": BackendInfo("code", "A language model writes sound code; run in a sandbox.", False),
+    "musicgen": BackendInfo("musicgen", "Meta's MusicGen text-to-music model.", False),
+}
+
+
+def _styles_status(settings: Settings) -> BackendStatus:
+    info = BACKENDS["styles"]
+    if importlib.util.find_spec("tinysoundfont") is None:
+        return BackendStatus(
+            "styles", False, "the synthesiser is not installed: run `pip install --no-deps tinysoundfont`",
+            info.description,
+        )
+    from services.render.soundfont import find_soundfont
+
+    try:
+        find_soundfont(settings.soundfont_path)
+    except (FileNotFoundError, ValueError) as exc:
+        return BackendStatus("styles", False, f"no General MIDI SoundFont: {exc}", info.description)
+    return BackendStatus("styles", True, "ready", info.description)
+
+
+def backend_status(name: str, settings: Settings) -> BackendStatus:
+    """One backend's status, with a reason a user can act on when it cannot run."""
+    info = BACKENDS.get(name)
+    if info is None:
+        known = ", ".join(ALL_BACKENDS)
+        return BackendStatus(name, False, f"there is no backend called {name!r} (try one of: {known})")
+    if name not in settings.enabled_backends:
+        return BackendStatus(
+            name, False, "disabled on this bot (the operator can add it to ENABLED_BACKENDS)", info.description
+        )
+    if not info.built:
+        return BackendStatus(name, False, "not built yet in this version of promptjam", info.description)
+    if name == "styles":
+        return _styles_status(settings)
+    return BackendStatus(name, False, "not built yet in this version of promptjam", info.description)
+
+
+def all_statuses(settings: Settings) -> list[BackendStatus]:
+    return [backend_status(name, settings) for name in BACKENDS]
+
+
+def _build_styles(settings: Settings) -> Backend:
+    from services.backends.styles.backend import StylesBackend
+
+    return StylesBackend.from_settings(settings)
+
+
+_BUILDERS: dict[str, Callable[[Settings], Backend]] = {"styles": _build_styles}
+_instances: dict[tuple[str, str], Backend] = {}
+
+
+def _instance_key(name: str, settings: Settings) -> tuple[str, str]:
+    """Backends are shared per process, but settings that change what they load make a new one."""
+    relevant = (settings.soundfont_path, settings.embeddings_enabled, settings.cache_dir, settings.device)
+    return name, repr(relevant)
+
+
+def get_backend(name: str, settings: Settings) -> Backend:
+    """The process-wide instance of a backend (models load once per process)."""
+    key = _instance_key(name, settings)
+    if key not in _instances:
+        builder = _BUILDERS.get(name)
+        if builder is None:
+            raise KeyError(name)
+        _instances[key] = builder(settings)
+    return _instances[key]

@@ -1,0 +1,200 @@
+"""The services facade: what cogs and the command line talk to.
+
+It owns the database, the workers and the job service, opened and closed as one
+async context manager. Cogs never import a backend: they ask the engine.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import time
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+
+from services.backends.base import BackendStatus
+from services.backends.registry import all_statuses, backend_status
+from services.errors import UnknownJob, UserError
+from services.jobs.executors import Executor, make_executor
+from services.jobs.models import Action, DiscordDelivery, JobRecord, MusicRequest
+from services.jobs.service import JobService
+from services.jobs.store import JobStore
+from services.settings import Settings
+
+MAX_PROMPT_CHARS = 1000  # longer prompts are refused: they are almost always pasted by mistake
+MAX_SEED = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class RequestOptions:
+    """What a user typed, before validation."""
+
+    prompt: str
+    backend: str | None = None
+    duration_s: float | None = None
+    seed: int | None = None
+    bpm: float | None = None
+    key: str | None = None
+
+
+class Engine:
+    """promptjam's engine. `async with Engine(settings) as engine:`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        executor: Executor | None = None,
+        database: Path | str | None = None,
+    ) -> None:
+        self.settings = settings
+        self._executor = executor
+        self._database = database if database is not None else settings.database_file
+        self._stack = AsyncExitStack()
+        self.store: JobStore | None = None
+        self.jobs: JobService | None = None
+
+    async def __aenter__(self) -> Engine:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = await self._stack.enter_async_context(JobStore(self._database))
+        executor = self._executor or make_executor(self.settings)
+        self.jobs = await self._stack.enter_async_context(JobService(self.settings, self.store, executor))
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._stack.aclose()
+
+    @property
+    def job_service(self) -> JobService:
+        if self.jobs is None:
+            raise RuntimeError("Engine is not open")
+        return self.jobs
+
+    # --- backends ------------------------------------------------------------------------------
+
+    def backends(self) -> list[BackendStatus]:
+        return all_statuses(self.settings)
+
+    def available_backends(self) -> list[str]:
+        return [s.name for s in self.backends() if s.available]
+
+    # --- requests ------------------------------------------------------------------------------
+
+    def build_request(
+        self,
+        options: RequestOptions,
+        *,
+        user_id: int = 0,
+        user_name: str = "",
+        guild_id: int | None = None,
+        channel_id: int | None = None,
+        upload_limit_bytes: int = 10 * 1024 * 1024,
+    ) -> MusicRequest:
+        """Validate what the user typed into a MusicRequest, or raise UserError saying what to fix."""
+        prompt = (options.prompt or "").strip()
+        if not prompt:
+            raise UserError("Please describe the music you want — the prompt is empty.")
+        if len(prompt) > MAX_PROMPT_CHARS:
+            raise UserError(
+                f"That prompt is {len(prompt):,} characters; please keep it under {MAX_PROMPT_CHARS:,}."
+            )
+        backend = (options.backend or self.settings.default_backend).strip().lower()
+        status = backend_status(backend, self.settings)
+        if not status.available:
+            raise UserError(f"The **{backend}** backend can't run: {status.reason}.")
+        duration = options.duration_s
+        if duration is not None and not 1 <= duration <= self.settings.max_duration_s:
+            raise UserError(f"Duration must be between 1 and {self.settings.max_duration_s} seconds.")
+        if options.bpm is not None and not 20 <= options.bpm <= 300:
+            raise UserError("Tempo must be between 20 and 300 bpm.")
+        key = options.key.strip() if options.key else None
+        if key:
+            from services.score.theory import Key
+
+            try:
+                key = Key.parse(key).name()
+            except ValueError:
+                raise UserError(
+                    f"I don't know the key {key[:40]!r} — try something like `A minor`, `F# major` or `D dorian`."
+                ) from None
+        seed = options.seed if options.seed is not None else random.randint(0, MAX_SEED)
+        if not 0 <= seed <= MAX_SEED:
+            raise UserError(f"Seed must be between 0 and {MAX_SEED}.")
+        return MusicRequest(
+            prompt=prompt,
+            backend=backend,
+            duration_s=float(duration) if duration is not None else None,
+            seed=seed,
+            bpm=float(options.bpm) if options.bpm is not None else None,
+            key=key,
+            user_id=user_id,
+            user_name=user_name,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            upload_limit_bytes=upload_limit_bytes,
+        )
+
+    async def derive(
+        self, parent_job_id: str, action: Literal["reroll", "extend", "variation"], *, user_id: int, upload_limit_bytes: int
+    ) -> MusicRequest:
+        """A follow-up request from a finished job: reroll (new seed), extend (longer), variation (same style)."""
+        parent = await self.job_service.get(parent_job_id)
+        if parent is None or parent.result is None:
+            raise UnknownJob("That piece is no longer available to build on.")
+        req = parent.request
+        res = parent.result
+        changes: dict[str, object] = {
+            "action": action,
+            "parent_job_id": parent_job_id,
+            "user_id": user_id,
+            "upload_limit_bytes": upload_limit_bytes,
+        }
+        act: Action = action
+        if act == "reroll":
+            changes["seed"] = random.randint(0, MAX_SEED)
+        elif act == "variation":
+            # Same understood style (tempo, key), different notes.
+            changes["seed"] = (req.seed + 7919) % MAX_SEED
+            changes["bpm"] = res.tempo_bpm
+            changes["key"] = res.key
+        elif act == "extend":
+            longer = min(float(self.settings.max_duration_s), res.duration_s * 2)
+            if longer <= res.duration_s + 0.5:
+                raise UserError(f"This piece is already at the {self.settings.max_duration_s} s limit.")
+            changes["duration_s"] = longer
+            changes["bpm"] = res.tempo_bpm
+            changes["key"] = res.key
+        return req.derive(**changes)
+
+    async def submit(
+        self, job_id: str, request: MusicRequest, delivery: DiscordDelivery | None = None
+    ) -> JobRecord:
+        return await self.job_service.submit(job_id, request, delivery)
+
+    def result_file(self, path: str | None) -> bytes | None:
+        """Read a result file written by a worker, if it still exists and lies in our results folder."""
+        if not path:
+            return None
+        p = Path(path).resolve()
+        root = self.settings.results_dir.resolve()
+        if root not in p.parents or not p.is_file():
+            return None
+        return p.read_bytes()
+
+    def prune_results(self) -> int:
+        """Delete result folders older than the retention period; returns how many."""
+        cutoff = time.time() - self.settings.result_retention_hours * 3600
+        removed = 0
+        root = self.settings.results_dir
+        if not root.is_dir():
+            return 0
+        for child in root.iterdir():
+            if child.is_dir() and child.stat().st_mtime < cutoff:
+                shutil.rmtree(child, ignore_errors=True)
+                removed += 1
+        return removed

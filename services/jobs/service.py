@@ -1,0 +1,367 @@
+"""The job service: admission, fair queueing, running, progress events, recovery.
+
+Cogs and the command line talk to this seam only: `submit`, `events`,
+`cancel`, `queue_for`, `get`, `ack_delivered`. The queue is in memory, the
+record is SQLite, so a restart resumes whatever was accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections import defaultdict, deque
+from contextlib import suppress
+from dataclasses import dataclass
+from types import TracebackType
+
+from services.backends.base import Cancelled
+from services.backends.registry import backend_status
+from services.errors import BackendNotAvailable, QueueFull, RateLimited, TooManyJobs, UnknownJob
+from services.jobs.executors import Executor, JobFailed
+from services.jobs.fairqueue import FairQueue, QueuedJob
+from services.jobs.models import DiscordDelivery, JobEvent, JobRecord, JobState, MusicRequest
+from services.jobs.store import JobStore
+from services.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# First guess of a job's run time per backend, before any has finished.
+_INITIAL_RUNTIME_S = {"styles": 6.0}
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """One of a user's jobs as `/music queue` shows it."""
+
+    job_id: str
+    state: JobState
+    prompt: str
+    backend: str
+    position: int | None  # 1-based place in the queue while queued
+    eta_s: float | None
+
+
+def new_error_id() -> str:
+    """A short id users can quote and operators can grep for in the log."""
+    return secrets.token_hex(3).upper()
+
+
+class JobService:
+    """Owns the queue and the workers. Use as `async with JobService(...) as jobs:`."""
+
+    def __init__(self, settings: Settings, store: JobStore, executor: Executor) -> None:
+        self.settings = settings
+        self.store = store
+        self.executor = executor
+        self._queue = FairQueue()
+        self._records: dict[str, JobRecord] = {}  # queued and running jobs
+        self._reserved: dict[str, MusicRequest] = {}  # admitted, being deferred, not yet submitted
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._running_by_user: defaultdict[int, int] = defaultdict(int)
+        self._recent_submits: defaultdict[int, deque[float]] = defaultdict(deque)
+        self._subscribers: set[asyncio.Queue[JobEvent]] = set()
+        self._wakeup = asyncio.Event()
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._runtime_ema: dict[str, float] = dict(_INITIAL_RUNTIME_S)
+        self._progress: dict[str, tuple[str, int, int]] = {}
+        self._closing = False
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> JobService:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        await self.executor.start()
+        await self._recover()
+        self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="promptjam-dispatcher")
+
+    async def close(self) -> None:
+        """Stop taking work. Running jobs are interrupted and stay 'running' in the record, so a restart resumes them."""
+        self._closing = True
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._dispatcher
+        tasks = list(self._running.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.executor.close()
+
+    async def _recover(self) -> None:
+        """Requeue what was queued or running when the last process stopped."""
+        for record in await self.store.unfinished():
+            if record.state is JobState.RUNNING:
+                await self.store.mark_queued(record.job_id)
+                record.state = JobState.QUEUED
+            self._records[record.job_id] = record
+            self._queue.push(QueuedJob(record.job_id, record.request.user_id))
+            log.info("resuming job %s from before the restart", record.job_id)
+        self._wakeup.set()
+
+    # --- events --------------------------------------------------------------------------------
+
+    def subscribe(self) -> asyncio.Queue[JobEvent]:
+        """A queue receiving every job event from now on. Call `unsubscribe` when done."""
+        q: asyncio.Queue[JobEvent] = asyncio.Queue()
+        self._subscribers.add(q)
+        return q
+
+    def unsubscribe(self, q: asyncio.Queue[JobEvent]) -> None:
+        self._subscribers.discard(q)
+
+    def _emit(self, event: JobEvent) -> None:
+        for q in self._subscribers:
+            q.put_nowait(event)
+
+    def _emit_positions(self) -> None:
+        for job_id, pos in self._queue.positions().items():
+            self._emit(JobEvent(job_id, "queued", position=pos, eta_s=self._eta_for_position(job_id, pos)))
+
+    # --- admission -----------------------------------------------------------------------------
+
+    def admit(self, request: MusicRequest, *, reserve: str | None = None) -> None:
+        """Raise a UserError if this request would be refused now (backend, queue, limits, rate).
+
+        With `reserve=job_id` an admitted request also holds its place until `submit` (or `release`),
+        so two commands arriving together cannot both take the last slot.
+        """
+        status = backend_status(request.backend, self.settings)
+        if not status.available:
+            raise BackendNotAvailable(f"The **{request.backend}** backend can't run: {status.reason}.")
+        waiting = [r.request for r in self._records.values()] + list(self._reserved.values())
+        if len(waiting) >= self.settings.queue_size:
+            raise QueueFull("The queue is full right now — please try again in a minute.")
+        mine = sum(1 for r in waiting if r.user_id == request.user_id)
+        if request.user_id and mine >= self.settings.per_user_queued_jobs:
+            raise TooManyJobs(
+                f"You already have {mine} pieces in the queue (the limit is "
+                f"{self.settings.per_user_queued_jobs}). Wait for one to finish, or `/music cancel` one."
+            )
+        wait = self._rate_wait(request.user_id)
+        if wait is not None:
+            raise RateLimited(f"You're making music faster than this bot allows — try again in {wait} s.")
+        if reserve is not None:
+            self._reserved[reserve] = request
+            if request.user_id:
+                self._recent_submits[request.user_id].append(time.monotonic())
+
+    def release(self, job_id: str) -> None:
+        """Give back a reservation that will not be submitted."""
+        self._reserved.pop(job_id, None)
+
+    async def submit(self, job_id: str, request: MusicRequest, delivery: DiscordDelivery | None = None) -> JobRecord:
+        """Accept a job or raise a UserError saying why not. Submitting the same id twice is harmless."""
+        existing = self._records.get(job_id) or await self.store.get(job_id)
+        if existing is not None:
+            return existing
+        if job_id not in self._reserved:
+            self.admit(request, reserve=job_id)
+
+        record = JobRecord(job_id, request, JobState.QUEUED, time.time(), delivery=delivery)
+        try:
+            inserted = await self.store.insert(record)
+            if inserted:
+                self._records[job_id] = record
+        finally:
+            self._reserved.pop(job_id, None)  # the record now holds the place the reservation held
+        if not inserted:
+            stored = await self.store.get(job_id)
+            assert stored is not None
+            return stored
+        self._queue.push(QueuedJob(job_id, request.user_id))
+        pos = self._queue.positions().get(job_id)
+        self._emit(JobEvent(job_id, "queued", position=pos, eta_s=self._eta_for_position(job_id, pos)))
+        self._wakeup.set()
+        return record
+
+    def _rate_wait(self, user_id: int) -> int | None:
+        """Seconds until this user may submit again, or None if they may now."""
+        if not user_id:
+            return None
+        now = time.monotonic()
+        window = self._recent_submits[user_id]
+        while window and now - window[0] > 60.0:
+            window.popleft()
+        if len(window) >= self.settings.user_jobs_per_minute:
+            return int(60.0 - (now - window[0])) + 1
+        return None
+
+    # --- running -------------------------------------------------------------------------------
+
+    def _may_run(self, user_id: int) -> bool:
+        return not user_id or self._running_by_user[user_id] < self.settings.per_user_concurrent_jobs
+
+    async def _dispatch_loop(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while len(self._running) < self.settings.workers:
+                item = self._queue.pop(self._may_run)
+                if item is None:
+                    break
+                record = self._records[item.job_id]
+                self._running_by_user[item.user_id] += 1
+                self._running[item.job_id] = asyncio.create_task(self._run(record), name=f"job-{item.job_id}")
+                self._emit_positions()
+
+    async def _run(self, record: JobRecord) -> None:
+        job_id = record.job_id
+        request = record.request
+        record.state = JobState.RUNNING
+        await self.store.mark_running(job_id)
+        self._emit(JobEvent(job_id, "started", eta_s=self._runtime_ema.get(request.backend, 10.0)))
+        started = time.monotonic()
+
+        def on_progress(stage: str, step: int, total: int) -> None:
+            self._progress[job_id] = (stage, step, total)
+            self._emit(JobEvent(job_id, "progress", stage=stage, step=step, total=total, eta_s=self._eta_running(job_id, started)))
+
+        try:
+            result = await asyncio.wait_for(
+                self.executor.run(job_id, request, on_progress), timeout=self.settings.job_timeout_s
+            )
+        except Cancelled:
+            await self._finish_failed(record, "Cancelled.", None, cancelled=True)
+        except TimeoutError:
+            self.executor.cancel(job_id)
+            await self._finish_failed(
+                record, f"This piece took longer than {self.settings.job_timeout_s} s and was stopped.", None
+            )
+        except JobFailed as exc:
+            if exc.user_facing:
+                log.info("job %s failed: %s", job_id, exc.message)
+                await self._finish_failed(record, exc.message, None)
+            else:
+                error_id = new_error_id()
+                log.error("job %s failed [error %s]: %s\n%s", job_id, error_id, exc.message, exc.details or "")
+                await self._finish_failed(record, "Something went wrong while making this piece.", error_id)
+        except asyncio.CancelledError:
+            # The service is closing: leave the job 'running' in the record so a restart resumes it.
+            raise
+        except Exception as exc:
+            error_id = new_error_id()
+            log.exception("job %s crashed [error %s]", job_id, error_id)
+            await self._finish_failed(record, f"Something went wrong ({type(exc).__name__}).", error_id)
+        else:
+            elapsed = time.monotonic() - started
+            prev = self._runtime_ema.get(request.backend, elapsed)
+            self._runtime_ema[request.backend] = 0.7 * prev + 0.3 * elapsed
+            await self.store.mark_done(job_id, result)
+            record.state = JobState.DONE
+            record.result = result
+            self._emit(JobEvent(job_id, "done"))
+        finally:
+            self._running.pop(job_id, None)
+            self._progress.pop(job_id, None)
+            self._running_by_user[request.user_id] -= 1
+            if not self._closing:
+                self._records.pop(job_id, None)
+                self._wakeup.set()
+
+    async def _finish_failed(self, record: JobRecord, reason: str, error_id: str | None, *, cancelled: bool = False) -> None:
+        await self.store.mark_failed(record.job_id, reason, error_id, cancelled=cancelled)
+        record.state = JobState.CANCELLED if cancelled else JobState.FAILED
+        record.error = reason
+        record.error_id = error_id
+        self._emit(JobEvent(record.job_id, "cancelled" if cancelled else "failed", message=reason, error_id=error_id))
+
+    # --- estimates -----------------------------------------------------------------------------
+
+    def _eta_for_position(self, job_id: str, position: int | None) -> float | None:
+        if position is None:
+            return None
+        record = self._records.get(job_id)
+        backend = record.request.backend if record else "styles"
+        per_job = self._runtime_ema.get(backend, 10.0)
+        rounds = (position - 1) // self.settings.workers + 1
+        return per_job * (rounds + 1)
+
+    def _eta_running(self, job_id: str, started: float) -> float | None:
+        record = self._records.get(job_id)
+        if record is None:
+            return None
+        expected = self._runtime_ema.get(record.request.backend, 10.0)
+        return max(0.5, expected - (time.monotonic() - started))
+
+    # --- user operations -----------------------------------------------------------------------
+
+    async def cancel(self, job_id: str, user_id: int | None) -> JobRecord:
+        """Cancel a queued or running job. `user_id` None skips the ownership check (operators)."""
+        record = self._records.get(job_id)
+        if record is None or (user_id is not None and record.request.user_id != user_id):
+            raise UnknownJob("I can't find a queued or running piece of yours with that id.")
+        if self._queue.remove(job_id):
+            self._records.pop(job_id, None)
+            await self._finish_failed(record, "Cancelled.", None, cancelled=True)
+            self._emit_positions()
+        elif job_id in self._running:
+            self.executor.cancel(job_id)
+        return record
+
+    def queue_for(self, user_id: int) -> list[QueueEntry]:
+        """The user's queued and running jobs, in the order they will run."""
+        positions = self._queue.positions()
+        entries = []
+        for job_id, record in self._records.items():
+            if record.request.user_id != user_id:
+                continue
+            pos = positions.get(job_id)
+            eta = self._eta_for_position(job_id, pos) if pos else None
+            entries.append(QueueEntry(job_id, record.state, record.request.prompt, record.request.backend, pos, eta))
+        entries.sort(key=lambda e: (e.position or 0))
+        return entries
+
+    def queue_length(self) -> int:
+        return len(self._records)
+
+    def position_of(self, job_id: str) -> int | None:
+        return self._queue.positions().get(job_id)
+
+    def progress_of(self, job_id: str) -> tuple[str, int, int] | None:
+        return self._progress.get(job_id)
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        record = self._records.get(job_id)
+        if record is not None:
+            return record
+        return await self.store.get(job_id)
+
+    async def wait(self, job_id: str) -> JobRecord:
+        """Wait until a job finishes (done, failed or cancelled) and return its record."""
+        q = self.subscribe()
+        try:
+            record = await self.get(job_id)
+            while record is not None and not record.state.finished:
+                event = await q.get()
+                if event.job_id == job_id and event.kind in ("done", "failed", "cancelled"):
+                    record = await self.store.get(job_id)
+            if record is None:
+                raise UnknownJob(f"no job {job_id}")
+            return record
+        finally:
+            self.unsubscribe(q)
+
+    async def claim_delivery(self, job_id: str) -> bool:
+        return await self.store.claim_delivery(job_id)
+
+    async def release_delivery(self, job_id: str) -> None:
+        await self.store.release_delivery(job_id)
+
+    async def ack_delivered(self, job_id: str) -> None:
+        """The result reached the user: never post it again."""
+        await self.store.mark_delivered(job_id)
+
+    async def undelivered(self) -> list[JobRecord]:
+        return await self.store.undelivered()

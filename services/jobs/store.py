@@ -1,0 +1,211 @@
+"""SQLite record of every job, so a restart loses nothing.
+
+The database is the record even when the queue lives in memory: on start-up the
+service reads back queued and interrupted jobs and finished-but-undelivered ones.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import aiosqlite
+
+from services.jobs.models import DiscordDelivery, JobRecord, JobState, MusicRequest, MusicResult
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id        TEXT PRIMARY KEY,
+    user_id       INTEGER NOT NULL,
+    guild_id      INTEGER,
+    request       TEXT NOT NULL,
+    state         TEXT NOT NULL,
+    created_at    REAL NOT NULL,
+    started_at    REAL,
+    finished_at   REAL,
+    delivery      TEXT,
+    result        TEXT,
+    error         TEXT,
+    error_id      TEXT,
+    delivered     INTEGER NOT NULL DEFAULT 0,
+    delivering_at REAL,
+    attempts      INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, created_at);
+CREATE INDEX IF NOT EXISTS jobs_user ON jobs (user_id, created_at);
+"""
+
+# A delivery claim older than this is assumed to belong to a process that died mid-send.
+DELIVERY_LEASE_S = 120.0
+
+
+class JobStore:
+    """Async access to the jobs table. Use as `async with JobStore(path) as store:`."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._db: aiosqlite.Connection | None = None
+
+    async def __aenter__(self) -> JobStore:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        if str(self.path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = await aiosqlite.connect(self.path)
+        self._db.row_factory = aiosqlite.Row
+        await self._db.execute("PRAGMA journal_mode=WAL")
+        await self._db.execute("PRAGMA synchronous=NORMAL")
+        await self._db.executescript(_SCHEMA)
+        await self._db.commit()
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("JobStore is not open")
+        return self._db
+
+    # --- writes ------------------------------------------------------------------------------
+
+    async def insert(self, record: JobRecord) -> bool:
+        """Insert a new job; False if a job with this id already exists (idempotent submit)."""
+        cur = await self.db.execute(
+            "INSERT OR IGNORE INTO jobs (job_id, user_id, guild_id, request, state, created_at, delivery) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.job_id,
+                record.request.user_id,
+                record.request.guild_id,
+                record.request.to_json(),
+                record.state.value,
+                record.created_at,
+                json.dumps(asdict(record.delivery)) if record.delivery else None,
+            ),
+        )
+        await self.db.commit()
+        return cur.rowcount == 1
+
+    async def mark_running(self, job_id: str) -> None:
+        await self.db.execute(
+            "UPDATE jobs SET state=?, started_at=?, attempts=attempts+1 WHERE job_id=?",
+            (JobState.RUNNING.value, time.time(), job_id),
+        )
+        await self.db.commit()
+
+    async def mark_queued(self, job_id: str) -> None:
+        await self.db.execute("UPDATE jobs SET state=? WHERE job_id=?", (JobState.QUEUED.value, job_id))
+        await self.db.commit()
+
+    async def mark_done(self, job_id: str, result: MusicResult) -> None:
+        await self.db.execute(
+            "UPDATE jobs SET state=?, finished_at=?, result=? WHERE job_id=?",
+            (JobState.DONE.value, time.time(), result.to_json(), job_id),
+        )
+        await self.db.commit()
+
+    async def mark_failed(self, job_id: str, reason: str, error_id: str | None, *, cancelled: bool = False) -> None:
+        state = JobState.CANCELLED if cancelled else JobState.FAILED
+        await self.db.execute(
+            "UPDATE jobs SET state=?, finished_at=?, error=?, error_id=? WHERE job_id=?",
+            (state.value, time.time(), reason, error_id, job_id),
+        )
+        await self.db.commit()
+
+    async def update_delivery(self, job_id: str, delivery: DiscordDelivery) -> None:
+        await self.db.execute(
+            "UPDATE jobs SET delivery=? WHERE job_id=?", (json.dumps(asdict(delivery)), job_id)
+        )
+        await self.db.commit()
+
+    async def claim_delivery(self, job_id: str) -> bool:
+        """Atomically claim the right to post this job's outcome. False if delivered or being delivered."""
+        now = time.time()
+        cur = await self.db.execute(
+            "UPDATE jobs SET delivering_at=? WHERE job_id=? AND delivered=0 "
+            "AND (delivering_at IS NULL OR delivering_at < ?)",
+            (now, job_id, now - DELIVERY_LEASE_S),
+        )
+        await self.db.commit()
+        return cur.rowcount == 1
+
+    async def release_delivery(self, job_id: str) -> None:
+        """Give a claim back after a failed send, so a later attempt may deliver."""
+        await self.db.execute("UPDATE jobs SET delivering_at=NULL WHERE job_id=?", (job_id,))
+        await self.db.commit()
+
+    async def mark_delivered(self, job_id: str) -> None:
+        await self.db.execute("UPDATE jobs SET delivered=1, delivering_at=NULL WHERE job_id=?", (job_id,))
+        await self.db.commit()
+
+    # --- reads -------------------------------------------------------------------------------
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        async with self.db.execute("SELECT * FROM jobs WHERE job_id=?", (job_id,)) as cur:
+            row = await cur.fetchone()
+        return _row_to_record(row) if row else None
+
+    async def unfinished(self) -> list[JobRecord]:
+        """Queued or running jobs, oldest first: what a restart must resume."""
+        async with self.db.execute(
+            "SELECT * FROM jobs WHERE state IN (?, ?) ORDER BY created_at",
+            (JobState.QUEUED.value, JobState.RUNNING.value),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [_row_to_record(r) for r in rows]
+
+    async def undelivered(self) -> list[JobRecord]:
+        """Finished jobs whose outcome never reached the user."""
+        async with self.db.execute(
+            "SELECT * FROM jobs WHERE state IN (?, ?) AND delivered=0 ORDER BY created_at",
+            (JobState.DONE.value, JobState.FAILED.value),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [_row_to_record(r) for r in rows]
+
+    async def recent_for_user(self, user_id: int, limit: int = 10) -> list[JobRecord]:
+        async with self.db.execute(
+            "SELECT * FROM jobs WHERE user_id=? ORDER BY created_at DESC LIMIT ?", (user_id, limit)
+        ) as cur:
+            rows = await cur.fetchall()
+        return [_row_to_record(r) for r in rows]
+
+    async def finished_before(self, cutoff: float) -> list[JobRecord]:
+        async with self.db.execute(
+            "SELECT * FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ? AND result IS NOT NULL",
+            (cutoff,),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [_row_to_record(r) for r in rows]
+
+
+def _row_to_record(row: Any) -> JobRecord:
+    delivery = DiscordDelivery(**json.loads(row["delivery"])) if row["delivery"] else None
+    return JobRecord(
+        job_id=row["job_id"],
+        request=MusicRequest.from_json(row["request"]),
+        state=JobState(row["state"]),
+        created_at=row["created_at"],
+        delivery=delivery,
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        result=MusicResult.from_json(row["result"]) if row["result"] else None,
+        error=row["error"],
+        error_id=row["error_id"],
+        delivered=bool(row["delivered"]),
+        attempts=row["attempts"],
+    )

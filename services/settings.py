@@ -1,0 +1,133 @@
+"""One documented settings object, read from the environment and `.env`.
+
+Every setting has a working default except `DISCORD_TOKEN`, which only the bot
+itself needs (the command line makes music without it). `.env.example` lists them
+all; `load_settings` turns a validation failure into one line naming the setting.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ALL_BACKENDS = ("styles", "notes", "riffusion", "code", "musicgen")
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names it and never echoes secrets."""
+
+
+class Settings(BaseSettings):
+    """promptjam's settings. Field names map to upper-case environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
+
+    # --- Discord -----------------------------------------------------------------------------
+    discord_token: SecretStr | None = None  # bot token; required by `promptjam run`, never logged
+    discord_guild_id: int | None = None  # sync commands to this guild at start-up (instant); global otherwise
+
+    # --- storage -----------------------------------------------------------------------------
+    data_dir: Path = Path("data")  # results (MP3, PNG, MIDI) and caches live here
+    database_path: Path | None = None  # SQLite file; defaults to DATA_DIR/promptjam.sqlite3
+    result_retention_hours: float = 72.0  # rendered files older than this are deleted
+
+    # --- backends ----------------------------------------------------------------------------
+    enabled_backends: Annotated[tuple[str, ...], NoDecode] = ALL_BACKENDS  # comma-separated
+    default_backend: str = "styles"
+    soundfont_path: Path | None = None  # General MIDI .sf2; defaults to the one shipped with pretty_midi
+    embeddings_enabled: bool = True  # meaning-based tag matching with all-MiniLM-L6-v2 (needs the extra)
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"  # torch device for model backends
+    riffusion_model: str = "riffusion/riffusion-model-v1"  # hub id or local folder
+    musicgen_model: str = "facebook/musicgen-small"  # hub id or local folder
+
+    # --- LLM (notes, code, image description) ------------------------------------------------
+    openai_api_key: SecretStr | None = None  # the openai client's own OPENAI_API_KEY
+    openai_base_url: str | None = None  # OPENAI_BASE_URL; a local OpenAI-compatible server needs no key
+    llm_model: str = "gpt-4o-mini"  # model that writes notes and code
+    vision_model: str = "gpt-4o-mini"  # model that describes images
+
+    # --- limits ------------------------------------------------------------------------------
+    default_duration_s: int = Field(20, ge=1, le=600)  # length when the user gives none
+    max_duration_s: int = Field(120, ge=5, le=600)  # longest piece a user may ask for
+    per_user_concurrent_jobs: int = Field(1, ge=1, le=50)  # jobs of one user that may run at the same time
+    per_user_queued_jobs: int = Field(5, ge=1, le=500)  # jobs one user may have queued or running in all
+    queue_size: int = Field(100, ge=1, le=100_000)  # jobs waiting or running in all, before "queue is full"
+    user_jobs_per_minute: int = Field(6, ge=1, le=1000)  # per-user submission rate
+    job_timeout_s: int = Field(300, ge=5, le=3600)  # a job running longer is stopped and reported
+    workers: int = Field(1, ge=1, le=64)  # parallel jobs (worker processes for CPU backends)
+    worker_mode: Literal["process", "thread"] = "process"  # process: isolated, GIL-free; thread: light
+
+    # --- output ------------------------------------------------------------------------------
+    mp3_bitrate_kbps: int = Field(192, ge=32, le=320)  # first bitrate tried; lowered to fit uploads
+    target_lufs: float = Field(-14.0, ge=-40, le=-6)  # loudness every result is normalised to
+    progress_interval_s: float = Field(1.5, ge=0.2, le=30)  # least time between progress edits
+
+    # --- logging -----------------------------------------------------------------------------
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("enabled_backends", mode="before")
+    @classmethod
+    def _split_backends(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(part.strip().lower() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("enabled_backends")
+    @classmethod
+    def _known_backends(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [name for name in value if name not in ALL_BACKENDS]
+        if unknown:
+            raise ValueError(f"unknown backend(s) {', '.join(unknown)}; choose from {', '.join(ALL_BACKENDS)}")
+        if not value:
+            raise ValueError("at least one backend must be enabled")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def database_file(self) -> Path:
+        return self.database_path or self.data_dir / "promptjam.sqlite3"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.data_dir / "results"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; on failure raise SettingsError with one line naming the bad setting."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "_".join(str(p) for p in first["loc"]).upper() or "settings"
+        msg = first["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"setting {name} is invalid: {msg}") from None
+    if settings.default_backend not in settings.enabled_backends:
+        raise SettingsError(
+            f"setting DEFAULT_BACKEND is invalid: {settings.default_backend!r} is not in ENABLED_BACKENDS"
+        )
+    if settings.default_duration_s > settings.max_duration_s:
+        raise SettingsError("setting DEFAULT_DURATION_S is invalid: it is longer than MAX_DURATION_S")
+    return settings
+
+
+def require_token(settings: Settings) -> str:
+    """The bot token, or SettingsError telling the user how to get one."""
+    if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
+        raise SettingsError(
+            "setting DISCORD_TOKEN is missing: create a bot in the Discord developer portal and put its "
+            "token in .env (see README, 'Running the bot')"
+        )
+    return settings.discord_token.get_secret_value().strip()
