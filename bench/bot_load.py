@@ -27,8 +27,16 @@ from tests.conftest import make_settings, running_bot  # noqa: E402
 from tests.fakediscord import FakeDiscord, StoredMessage  # noqa: E402
 
 PROMPTS = [
-    "rainy lo-fi piano", "upbeat chiptune", "ambient drone, no drums", "jazz trio", "dark techno",
-    "folk song in A major", "sad cello", "happy reggae", "epic orchestral", "bossa nova",
+    "rainy lo-fi piano",
+    "upbeat chiptune",
+    "ambient drone, no drums",
+    "jazz trio",
+    "dark techno",
+    "folk song in A major",
+    "sad cello",
+    "happy reggae",
+    "epic orchestral",
+    "bossa nova",
 ]
 
 
@@ -57,7 +65,7 @@ class RssSampler:
             self.peak = max(self.peak, total)
             time.sleep(0.1)
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> RssSampler:
         self._thread.start()
         return self
 
@@ -75,21 +83,31 @@ async def run(users: int, commands: int, workers: int, duration: int) -> None:
                 channel = fd.add_text_channel(guild, "music")
                 people = [fd.add_user(f"user{i}") for i in range(users)]
                 settings = make_settings(
-                    Path(tmp) / "data", discord_guild_id=guild.id, worker_mode="process", workers=workers,
-                    queue_size=commands + 10, per_user_queued_jobs=commands, per_user_concurrent_jobs=1,
-                    user_jobs_per_minute=1000, progress_interval_s=1.5,
+                    Path(tmp) / "data",
+                    discord_guild_id=guild.id,
+                    worker_mode="process",
+                    workers=workers,
+                    queue_size=commands + 10,
+                    per_user_queued_jobs=commands,
+                    per_user_concurrent_jobs=1,
+                    user_jobs_per_minute=1000,
+                    progress_interval_s=1.5,
                 )
                 async with running_bot(fd, settings, executor=ProcessExecutor(settings, warm=("styles",))):
                     await asyncio.sleep(3.0)  # let workers warm up
                     since = time.monotonic()
                     per_user = [commands // users + (1 if i < commands % users else 0) for i in range(users)]
-                    sends = [(rng.uniform(0, 20.0), people[i]) for i, n in enumerate(per_user) for _ in range(n)]
+                    sends = [
+                        (rng.uniform(0, 20.0), people[i]) for i, n in enumerate(per_user) for _ in range(n)
+                    ]
                     sends.sort(key=lambda s: s[0])
 
                     async def one(delay: float, user: object) -> tuple[float, float]:
                         await asyncio.sleep(delay)
                         inter = await fd.slash_command(
-                            user, channel, "music create",  # type: ignore[arg-type]
+                            user,
+                            channel,
+                            "music create",  # type: ignore[arg-type]
                             {"prompt": rng.choice(PROMPTS), "duration": duration},
                         )
                         cb = await inter.wait_response(timeout=30)
@@ -98,7 +116,11 @@ async def run(users: int, commands: int, workers: int, duration: int) -> None:
                             return any(a.filename.endswith(".mp3") for a in m.attachments)
 
                         final = await inter.wait_original_edit(timeout=3600, predicate=done)
-                        produced = next(r.at for r in final.history if any(a.filename.endswith(".mp3") for a in r.attachments))
+                        produced = next(
+                            r.at
+                            for r in final.history
+                            if any(a.filename.endswith(".mp3") for a in r.attachments)
+                        )
                         return cb.latency, produced - inter.dispatched_at
 
                     started = time.monotonic()
@@ -108,8 +130,14 @@ async def run(users: int, commands: int, workers: int, duration: int) -> None:
     defers = [r[0] * 1000 for r in results]
     to_mp3 = [r[1] for r in results]
     print(f"{len(results)} commands from {users} users, {workers} worker process(es), {duration} s pieces")
-    print(f"defer latency: p50 {_pct(defers, 50):.1f} ms, p99 {_pct(defers, 99):.1f} ms, max {max(defers):.1f} ms (target p99 < 150 ms)")
-    print(f"time to MP3:   p50 {_pct(to_mp3, 50):.1f} s, p99 {_pct(to_mp3, 99):.1f} s, mean {statistics.mean(to_mp3):.1f} s")
+    print(
+        f"defer latency: p50 {_pct(defers, 50):.1f} ms, p99 {_pct(defers, 99):.1f} ms, "
+        f"max {max(defers):.1f} ms (target p99 < 150 ms)"
+    )
+    print(
+        f"time to MP3:   p50 {_pct(to_mp3, 50):.1f} s, p99 {_pct(to_mp3, 99):.1f} s, "
+        f"mean {statistics.mean(to_mp3):.1f} s"
+    )
     print(f"throughput: {len(results) / wall:.2f} pieces/s over {wall:.0f} s")
     print(f"longest gap between heartbeats while generating: {gap:.2f} s (interval 0.25 s; target < 1 s)")
     print(f"peak RSS (bot + fake + workers): {rss.peak / 2**20:.0f} MB")

@@ -63,8 +63,10 @@ def main() -> None:
         specs.append(interpret(prompt, duration_s=30.0, embedder=embedder))
         times.append(time.perf_counter() - t)
     print(f"embedding model load + tag cache: {warm_s:.2f} s")
-    print(f"interpreter per prompt (after warm-up): median {statistics.median(times) * 1000:.1f} ms, "
-          f"max {max(times) * 1000:.1f} ms over {len(PROMPTS)} prompts")
+    print(
+        f"interpreter per prompt (after warm-up): median {statistics.median(times) * 1000:.1f} ms, "
+        f"max {max(times) * 1000:.1f} ms over {len(PROMPTS)} prompts"
+    )
 
     ctimes = []
     scores = []
@@ -72,7 +74,10 @@ def main() -> None:
         t = time.perf_counter()
         scores.append(compose(spec, seed=i))
         ctimes.append(time.perf_counter() - t)
-    print(f"composer for 30 s: median {statistics.median(ctimes) * 1000:.1f} ms, max {max(ctimes) * 1000:.1f} ms")
+    print(
+        f"composer for 30 s: median {statistics.median(ctimes) * 1000:.1f} ms, "
+        f"max {max(ctimes) * 1000:.1f} ms"
+    )
 
     load_soundfont(find_soundfont(None))
     rtfs = []
@@ -81,8 +86,10 @@ def main() -> None:
         audio = render_score(score)
         elapsed = time.perf_counter() - t
         rtfs.append(audio.duration / elapsed)
-    print(f"render real-time factor, 30 s, one core: median {statistics.median(rtfs):.0f}×, "
-          f"worst {min(rtfs):.0f}× (target ≥ 50×)")
+    print(
+        f"render real-time factor, 30 s, one core: median {statistics.median(rtfs):.0f}×, "
+        f"worst {min(rtfs):.0f}× (target ≥ 50×)"
+    )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process: {peak_mb:.0f} MB")
 
@@ -94,11 +101,15 @@ def main() -> None:
             t = time.perf_counter()
             subprocess.run(
                 [str(exe), "make", "rainy lo-fi piano, 80 bpm", "-o", str(Path(tmp) / "x.mp3"), "-q"],
-                check=True, env=env, cwd=tmp,
+                check=True,
+                env=env,
+                cwd=tmp,
             )
             wall = time.perf_counter() - t
             walls.append(wall)
-            print(f"`promptjam make` first result, {label}: {wall:.1f} s wall including imports (target < 10 s)")
+            print(
+                f"`promptjam make` first result, {label}: {wall:.1f} s wall including imports (target < 10 s)"
+            )
 
 
 if __name__ == "__main__":

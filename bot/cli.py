@@ -53,7 +53,12 @@ async def _make(args: argparse.Namespace, settings: Settings) -> int:
                 if event.job_id != job_id:
                     continue
                 if event.kind == "progress" and tty and not args.quiet:
-                    print(_progress_bar(event.stage, event.step, event.total), end="", file=sys.stderr, flush=True)
+                    print(
+                        _progress_bar(event.stage, event.step, event.total),
+                        end="",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                 if event.kind in ("done", "failed", "cancelled"):
                     break
             if tty and not args.quiet:
@@ -102,7 +107,9 @@ def _run_bot(settings: Settings, *, sync_only: bool = False) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="promptjam", description="Turn words into music, here or on Discord.")
+    parser = argparse.ArgumentParser(
+        prog="promptjam", description="Turn words into music, here or on Discord."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     make = sub.add_parser("make", help="make an MP3 from a prompt")

@@ -25,6 +25,9 @@ from services.presenting import progress_text
 
 log = logging.getLogger(__name__)
 
+# Discord's alias for an interaction's first message; typed Any because discord.py annotates ids as int.
+ORIGINAL: Any = "@original"
+
 # Stop using a token a little before Discord does, so a slow upload does not straddle the expiry.
 TOKEN_SAFETY_S = 30.0
 
@@ -124,7 +127,7 @@ class Deliverer:
             return
         webhook = self._webhook(delivery)
         await webhook.edit_message(
-            "@original",  # type: ignore[arg-type]  # Discord's alias for the interaction's first message
+            ORIGINAL,
             content=progress_content(record.request.prompt, line),
             allowed_mentions=NO_MENTIONS,
         )
@@ -151,7 +154,7 @@ class Deliverer:
             if record.delivery and _token_valid(record.delivery):
                 with suppress(discord.HTTPException):
                     await self._webhook(record.delivery).edit_message(
-                        "@original",  # type: ignore[arg-type]
+                        ORIGINAL,
                         content=f"🛑 Cancelled.\n> {safe_text(record.request.prompt, 180)}",
                         allowed_mentions=NO_MENTIONS,
                     )
@@ -206,7 +209,7 @@ class Deliverer:
     async def _send_webhook(self, record: JobRecord, delivery: DiscordDelivery) -> None:
         payload = self._payload(record)
         await self._webhook(delivery).edit_message(
-            "@original",  # type: ignore[arg-type]
+            ORIGINAL,
             content=payload.get("content") or None,
             embed=payload.get("embed"),
             attachments=payload.get("files", []),
@@ -237,7 +240,9 @@ class Deliverer:
             embed=payload.get("embed"),  # type: ignore[arg-type]
             files=payload.get("files", []),
             view=payload.get("view"),  # type: ignore[arg-type]
-            allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=[discord.Object(user)]),
+            allowed_mentions=discord.AllowedMentions(
+                everyone=False, roles=False, users=[discord.Object(user)]
+            ),
         )
         return True
 

@@ -46,7 +46,9 @@ def result_embed(record: JobRecord, result: MusicResult) -> discord.Embed:
         text = "\n".join(lines)
         embed.add_field(name="What I understood", value=text[:1024], inline=False)
     if result.notes:
-        embed.add_field(name="Notes", value="\n".join(safe_text(n, 300) for n in result.notes)[:1024], inline=False)
+        embed.add_field(
+            name="Notes", value="\n".join(safe_text(n, 300) for n in result.notes)[:1024], inline=False
+        )
     if result.preview_path:
         embed.set_image(url="attachment://preview.png")
     by = f"requested by {record.request.user_name}" if record.request.user_name else ""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import time
-from typing import Any
+from typing import Any, Literal
 
 import discord
 from discord import app_commands
@@ -27,6 +27,13 @@ from services.presenting import fmt_duration
 log = logging.getLogger(__name__)
 
 DEFAULT_UPLOAD_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+
+# Buttons that start a new job from an old one.
+_DERIVED_ACTIONS: dict[str, Literal["reroll", "extend", "variation"]] = {
+    "reroll": "reroll",
+    "extend": "extend",
+    "variation": "variation",
+}
 
 
 def _upload_limit(interaction: discord.Interaction[Any]) -> int:
@@ -72,7 +79,9 @@ class MusicCog(commands.Cog, name="Music"):
             try:
                 record = await jobs.submit(job_id, request, delivery)
             except UserError as exc:
-                await interaction.edit_original_response(content=f"⚠️ {exc.message}", allowed_mentions=NO_MENTIONS)
+                await interaction.edit_original_response(
+                    content=f"⚠️ {exc.message}", allowed_mentions=NO_MENTIONS
+                )
                 return
             position = jobs.position_of(record.job_id)
             line = f"Queued · position {position}" if position else "Starting"
@@ -142,7 +151,9 @@ class MusicCog(commands.Cog, name="Music"):
             lines.append(f"`{e.job_id}` · {where}{eta} · {e.backend} · {safe_text(e.prompt, 80)}")
         total = self.engine.job_service.queue_length()
         lines.append(f"\n{total} piece(s) in the queue in all. Cancel one with `/music cancel`.")
-        await interaction.response.send_message("\n".join(lines), ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await interaction.response.send_message(
+            "\n".join(lines), ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
 
     @music.command(name="cancel", description="Cancel one of your queued or running pieces")
     @app_commands.describe(job="The piece to cancel (see /music queue)")
@@ -173,12 +184,15 @@ class MusicCog(commands.Cog, name="Music"):
             if action == "midi":
                 await self._send_midi(interaction, job_id)
                 return
-            if action not in ("reroll", "extend", "variation"):
+            derived = _DERIVED_ACTIONS.get(action)
+            if derived is None:
                 raise UserError("That button is no longer supported.")
             request = await self.engine.derive(
-                job_id, action, user_id=interaction.user.id, upload_limit_bytes=_upload_limit(interaction)  # type: ignore[arg-type]
+                job_id, derived, user_id=interaction.user.id, upload_limit_bytes=_upload_limit(interaction)
             )
-            request = request.derive(user_name=interaction.user.display_name, channel_id=interaction.channel_id)
+            request = request.derive(
+                user_name=interaction.user.display_name, channel_id=interaction.channel_id
+            )
             await self._start_job(interaction, request)
         except Exception as exc:
             await self._report_error(interaction, exc)

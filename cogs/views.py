@@ -28,13 +28,15 @@ class JobButton(
 
     def __init__(self, action: str, job_id: str) -> None:
         label, emoji, style = ACTIONS[action]
-        super().__init__(discord.ui.Button(label=label, emoji=emoji, style=style, custom_id=f"pj:{action}:{job_id}"))
+        super().__init__(
+            discord.ui.Button(label=label, emoji=emoji, style=style, custom_id=f"pj:{action}:{job_id}")
+        )
         self.action = action
         self.job_id = job_id
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Button[Any], match: re.Match[str], /
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> JobButton:
         return cls(match["action"], match["job"])
 

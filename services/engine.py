@@ -6,10 +6,12 @@ async context manager. Cogs never import a backend: they ask the engine.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
 import shutil
 import time
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -24,8 +26,11 @@ from services.jobs.service import JobService
 from services.jobs.store import JobStore
 from services.settings import Settings
 
+log = logging.getLogger(__name__)
+
 MAX_PROMPT_CHARS = 1000  # longer prompts are refused: they are almost always pasted by mistake
 MAX_SEED = 2**31 - 1
+_PRUNE_EVERY_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,26 @@ class Engine:
         self.store = await self._stack.enter_async_context(JobStore(self._database))
         executor = self._executor or make_executor(self.settings)
         self.jobs = await self._stack.enter_async_context(JobService(self.settings, self.store, executor))
+        self._pruner = asyncio.create_task(self._prune_forever(), name="promptjam-pruner")
+        self._stack.push_async_callback(self._stop_pruner)
         return self
+
+    async def _prune_forever(self) -> None:
+        """Delete old result files now and then, off the event loop."""
+        while True:
+            removed = await asyncio.to_thread(self.prune_results)
+            if removed:
+                log.info(
+                    "deleted %d result folder(s) older than %s h",
+                    removed,
+                    self.settings.result_retention_hours,
+                )
+            await asyncio.sleep(_PRUNE_EVERY_S)
+
+    async def _stop_pruner(self) -> None:
+        self._pruner.cancel()
+        with suppress(asyncio.CancelledError):
+            await self._pruner
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -120,7 +144,8 @@ class Engine:
                 key = Key.parse(key).name()
             except ValueError:
                 raise UserError(
-                    f"I don't know the key {key[:40]!r} — try something like `A minor`, `F# major` or `D dorian`."
+                    f"I don't know the key {key[:40]!r} — try something like "
+                    "`A minor`, `F# major` or `D dorian`."
                 ) from None
         seed = options.seed if options.seed is not None else random.randint(0, MAX_SEED)
         if not 0 <= seed <= MAX_SEED:
@@ -140,9 +165,14 @@ class Engine:
         )
 
     async def derive(
-        self, parent_job_id: str, action: Literal["reroll", "extend", "variation"], *, user_id: int, upload_limit_bytes: int
+        self,
+        parent_job_id: str,
+        action: Literal["reroll", "extend", "variation"],
+        *,
+        user_id: int,
+        upload_limit_bytes: int,
     ) -> MusicRequest:
-        """A follow-up request from a finished job: reroll (new seed), extend (longer), variation (same style)."""
+        """A request built on a finished job: reroll (new seed), extend (longer), variation (same style)."""
         parent = await self.job_service.get(parent_job_id)
         if parent is None or parent.result is None:
             raise UnknownJob("That piece is no longer available to build on.")

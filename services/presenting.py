@@ -41,7 +41,7 @@ def result_text(result: MusicResult) -> str:
 
 
 def progress_text(event: JobEvent | None, *, position: int | None = None) -> str:
-    """One line of progress: 'rendering instruments · step 2/3 · ETA ~4 s' or 'queued · position 3 · ETA ~20 s'."""
+    """One line of progress: 'Composing · step 2/12 · ETA ~4 s' or 'Queued · position 3 · ETA ~20 s'."""
     if event is None:
         return "Queued…"
     parts: list[str] = []

@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     per_user_queued_jobs: int = Field(5, ge=1, le=500)  # jobs one user may have queued or running in all
     queue_size: int = Field(100, ge=1, le=100_000)  # jobs waiting or running in all, before "queue is full"
     user_jobs_per_minute: int = Field(6, ge=1, le=1000)  # per-user submission rate
-    job_timeout_s: int = Field(300, ge=5, le=3600)  # a job running longer is stopped and reported
+    job_timeout_s: int = Field(300, ge=1, le=3600)  # a job running longer is stopped and reported
     workers: int = Field(1, ge=1, le=64)  # parallel jobs (worker processes for CPU backends)
     worker_mode: Literal["process", "thread"] = "process"  # process: isolated, GIL-free; thread: light
 
@@ -82,7 +82,9 @@ class Settings(BaseSettings):
     def _known_backends(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         unknown = [name for name in value if name not in ALL_BACKENDS]
         if unknown:
-            raise ValueError(f"unknown backend(s) {', '.join(unknown)}; choose from {', '.join(ALL_BACKENDS)}")
+            raise ValueError(
+                f"unknown backend(s) {', '.join(unknown)}; choose from {', '.join(ALL_BACKENDS)}"
+            )
         if not value:
             raise ValueError("at least one backend must be enabled")
         return value

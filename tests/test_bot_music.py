@@ -5,7 +5,6 @@ Jobs run on the real styles backend with short durations; MP3s are decoded with 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -62,7 +61,9 @@ async def test_create_defers_shows_progress_and_delivers_a_playable_mp3(world: W
         assert {o["name"] for o in music["options"]} >= {"create", "backends", "queue", "cancel"}
 
         inter = await fd.slash_command(
-            world.alice, world.channel, "music create",
+            world.alice,
+            world.channel,
+            "music create",
             {"prompt": "melancholic lo-fi piano, 72 bpm, A minor", "duration": 8, "seed": 11},
         )
         response = await inter.wait_response(timeout=5)
@@ -95,7 +96,10 @@ async def test_buttons_reroll_variation_and_midi_round_trip(world: World) -> Non
     fd = world.fd
     async with running_bot(fd, world.settings):
         inter = await fd.slash_command(
-            world.alice, world.channel, "music create", {"prompt": "upbeat 8-bit chiptune at 150 bpm", "duration": 5}
+            world.alice,
+            world.channel,
+            "music create",
+            {"prompt": "upbeat 8-bit chiptune at 150 bpm", "duration": 5},
         )
         done = await inter.wait_original_edit(timeout=RESULT_TIMEOUT, predicate=_has_mp3)
         first_seed = {f["name"]: f["value"] for f in done.embeds[0]["fields"]}["Seed"]
@@ -116,7 +120,10 @@ async def test_buttons_reroll_variation_and_midi_round_trip(world: World) -> Non
         variation = await fd.click_button(world.alice, done, f"pj:variation:{inter.id}")
         varied = await variation.wait_original_edit(timeout=RESULT_TIMEOUT, predicate=_has_mp3)
         vfields = {f["name"]: f["value"] for f in varied.embeds[0]["fields"]}
-        assert vfields["Tempo"] == "150 bpm" and vfields["Key"] == {f["name"]: f["value"] for f in done.embeds[0]["fields"]}["Key"]
+        assert (
+            vfields["Tempo"] == "150 bpm"
+            and vfields["Key"] == {f["name"]: f["value"] for f in done.embeds[0]["fields"]}["Key"]
+        )
 
 
 async def test_backends_lists_each_with_a_reason(world: World) -> None:
@@ -130,7 +137,9 @@ async def test_backends_lists_each_with_a_reason(world: World) -> None:
         riff = next(v for n, v in fields.items() if "riffusion" in n)
         assert "Not available" in riff
 
-        auto = await fd.autocomplete(world.alice, world.channel, "music create", focused="backend", value="", options={"prompt": "x"})
+        auto = await fd.autocomplete(
+            world.alice, world.channel, "music create", focused="backend", value="", options={"prompt": "x"}
+        )
         choices = (await auto.wait_response(timeout=5)).choices
         assert [c["value"] for c in choices] == ["styles"]
 
@@ -146,7 +155,9 @@ async def test_backends_lists_each_with_a_reason(world: World) -> None:
         ({"prompt": "calm piano", "key": "Z flat major"}, "don't know the key"),
     ],
 )
-async def test_bad_inputs_get_a_clear_private_answer(world: World, options: dict[str, Any], expected: str) -> None:
+async def test_bad_inputs_get_a_clear_private_answer(
+    world: World, options: dict[str, Any], expected: str
+) -> None:
     fd = world.fd
     async with running_bot(fd, world.settings):
         inter = await fd.slash_command(world.alice, world.channel, "music create", options)
@@ -154,7 +165,9 @@ async def test_bad_inputs_get_a_clear_private_answer(world: World, options: dict
         assert response.type == 4 and response.ephemeral
         assert response.content is not None and expected in response.content
         # The bot keeps serving: a good request still works.
-        ok = await fd.slash_command(world.bob, world.channel, "music create", {"prompt": "calm piano", "duration": 4})
+        ok = await fd.slash_command(
+            world.bob, world.channel, "music create", {"prompt": "calm piano", "duration": 4}
+        )
         await ok.wait_original_edit(timeout=RESULT_TIMEOUT, predicate=_has_mp3)
 
 
@@ -162,7 +175,9 @@ async def test_a_prompt_with_mentions_pings_nobody(world: World) -> None:
     fd = world.fd
     async with running_bot(fd, world.settings):
         prompt = "@everyone party techno <@123> **loud** @here"
-        inter = await fd.slash_command(world.alice, world.channel, "music create", {"prompt": prompt, "duration": 4})
+        inter = await fd.slash_command(
+            world.alice, world.channel, "music create", {"prompt": prompt, "duration": 4}
+        )
         done = await inter.wait_original_edit(timeout=RESULT_TIMEOUT, predicate=_has_mp3)
         assert done.allowed_mentions is not None and done.allowed_mentions.get("parse") == []
         assert not done.allowed_mentions.get("users") and not done.allowed_mentions.get("roles")
@@ -172,12 +187,16 @@ async def test_a_prompt_with_mentions_pings_nobody(world: World) -> None:
         assert "\\*\\*loud\\*\\*" in text
 
 
-async def test_cancel_a_queued_job_and_see_the_queue(world: World, settings_factory: Callable[..., Settings]) -> None:
+async def test_cancel_a_queued_job_and_see_the_queue(
+    world: World, settings_factory: Callable[..., Settings]
+) -> None:
     fd = world.fd
     settings = settings_factory(discord_guild_id=world.guild.id, per_user_queued_jobs=5)
     executor = GatedExecutor(settings)
     async with running_bot(fd, settings, executor=executor):
-        running = await fd.slash_command(world.alice, world.channel, "music create", {"prompt": "ambient drone"})
+        running = await fd.slash_command(
+            world.alice, world.channel, "music create", {"prompt": "ambient drone"}
+        )
         queued = await fd.slash_command(world.alice, world.channel, "music create", {"prompt": "second idea"})
         await queued.wait_response(timeout=5)
         await queued.wait_original_edit(timeout=10, predicate=lambda m: "Queued" in m.content)
@@ -188,7 +207,9 @@ async def test_cancel_a_queued_job_and_see_the_queue(world: World, settings_fact
         assert f"`{running.id}` · being made now" in listing
 
         auto = await fd.autocomplete(world.alice, world.channel, "music cancel", focused="job", value="")
-        assert {str(queued.id), str(running.id)} <= {c["value"] for c in (await auto.wait_response(timeout=5)).choices}
+        assert {str(queued.id), str(running.id)} <= {
+            c["value"] for c in (await auto.wait_response(timeout=5)).choices
+        }
 
         cancel = await fd.slash_command(world.alice, world.channel, "music cancel", {"job": str(queued.id)})
         answer = await cancel.wait_response(timeout=5)
@@ -197,7 +218,9 @@ async def test_cancel_a_queued_job_and_see_the_queue(world: World, settings_fact
         assert not _has_mp3(cancelled)
 
         # Bob can't cancel Alice's job.
-        bob_cancel = await fd.slash_command(world.bob, world.channel, "music cancel", {"job": str(running.id)})
+        bob_cancel = await fd.slash_command(
+            world.bob, world.channel, "music cancel", {"job": str(running.id)}
+        )
         assert "can't find" in ((await bob_cancel.wait_response(timeout=5)).content or "")
 
         # Cancelling the running one stops it too, and the queue is empty afterwards.
@@ -237,8 +260,12 @@ async def test_restart_delivers_queued_and_running_jobs(world: World) -> None:
     fd = world.fd
     executor = GatedExecutor(world.settings)
     async with running_bot(fd, world.settings, executor=executor):
-        running = await fd.slash_command(world.alice, world.channel, "music create", {"prompt": "ambient drone", "duration": 12})
-        queued = await fd.slash_command(world.bob, world.channel, "music create", {"prompt": "folk tune", "duration": 5})
+        running = await fd.slash_command(
+            world.alice, world.channel, "music create", {"prompt": "ambient drone", "duration": 12}
+        )
+        queued = await fd.slash_command(
+            world.bob, world.channel, "music create", {"prompt": "folk tune", "duration": 5}
+        )
         await running.wait_response(timeout=5)
         await queued.wait_response(timeout=5)
         await running.wait_original_edit(timeout=10, predicate=lambda m: "test gate" in m.content)
@@ -260,7 +287,9 @@ async def test_restart_delivers_queued_and_running_jobs(world: World) -> None:
 async def test_expired_token_posts_in_the_channel_mentioning_only_the_requester(world: World) -> None:
     fd = world.fd
     async with running_bot(fd, world.settings):
-        inter = await fd.slash_command(world.alice, world.channel, "music create", {"prompt": "jazz @everyone", "duration": 4})
+        inter = await fd.slash_command(
+            world.alice, world.channel, "music create", {"prompt": "jazz @everyone", "duration": 4}
+        )
         await inter.wait_response(timeout=5)
         fd.expire_token(inter)
         message = await fd.wait_message(world.channel, predicate=_has_mp3, timeout=RESULT_TIMEOUT)
@@ -270,14 +299,18 @@ async def test_expired_token_posts_in_the_channel_mentioning_only_the_requester(
         assert [str(u) for u in message.allowed_mentions.get("users", [])] == [str(world.alice.id)]
 
 
-async def test_upload_fits_a_small_guild_limit(fake_discord: FakeDiscord, settings_factory: Callable[..., Settings]) -> None:
+async def test_upload_fits_a_small_guild_limit(
+    fake_discord: FakeDiscord, settings_factory: Callable[..., Settings]
+) -> None:
     fd = fake_discord
     guild = fd.add_guild("tiny", filesize_limit=400 * 1024)
     channel = fd.add_text_channel(guild, "music")
     alice = fd.add_user("alice")
     settings = settings_factory(discord_guild_id=guild.id)
     async with running_bot(fd, settings):
-        inter = await fd.slash_command(alice, channel, "music create", {"prompt": "house music", "duration": 60})
+        inter = await fd.slash_command(
+            alice, channel, "music create", {"prompt": "house music", "duration": 60}
+        )
         done = await inter.wait_original_edit(timeout=RESULT_TIMEOUT, predicate=_has_mp3)
         total = sum(len(done.file(a.filename)) for a in done.attachments)
         assert total <= 400 * 1024

@@ -57,3 +57,13 @@ def test_remove_a_queued_job() -> None:
     assert not q.remove("a0")
     assert q.positions() == {"a1": 1}
     assert q.count_for(1) == 1
+
+
+def test_a_user_just_served_waits_behind_a_newcomer() -> None:
+    q = FairQueue()
+    q.push(QueuedJob("a0", 1))
+    assert q.pop(lambda u: True) == QueuedJob("a0", 1)
+    _fill(q, 1, 2, "a1-")
+    q.push(QueuedJob("b0", 2))
+    assert list(q.order()) == ["b0", "a1-0", "a1-1"]
+    assert q.pop(lambda u: True) == QueuedJob("b0", 2)

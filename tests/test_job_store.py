@@ -8,15 +8,28 @@ from services.jobs.store import JobStore
 
 
 def _record(job_id: str, user: int = 1) -> JobRecord:
-    request = MusicRequest(prompt="sunny folk", user_id=user, seed=42, duration_s=12.0, bpm=96.0, key="A major")
-    delivery = DiscordDelivery(application_id=5, interaction_token="tok", token_expires_at=time.time() + 900, channel_id=7)
+    request = MusicRequest(
+        prompt="sunny folk", user_id=user, seed=42, duration_s=12.0, bpm=96.0, key="A major"
+    )
+    delivery = DiscordDelivery(
+        application_id=5, interaction_token="tok", token_expires_at=time.time() + 900, channel_id=7
+    )
     return JobRecord(job_id, request, JobState.QUEUED, time.time(), delivery=delivery)
 
 
 def _result(job_id: str) -> MusicResult:
     return MusicResult(
-        job_id=job_id, title="Sunny folk", mp3_path="/x.mp3", mp3_filename="sunny-folk.mp3", preview_path=None,
-        midi_path=None, duration_s=12.0, bitrate_kbps=192, seed=42, backend="styles", tags=("folk",),
+        job_id=job_id,
+        title="Sunny folk",
+        mp3_path="/x.mp3",
+        mp3_filename="sunny-folk.mp3",
+        preview_path=None,
+        midi_path=None,
+        duration_s=12.0,
+        bitrate_kbps=192,
+        seed=42,
+        backend="styles",
+        tags=("folk",),
         summary=("tempo: 96 bpm",),
     )
 

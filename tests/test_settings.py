@@ -1,4 +1,4 @@
-"""Settings: defaults that work, one clear line per bad setting, secrets never echoed, .env.example complete."""
+"""Settings: working defaults, one clear line per bad setting, secrets never echoed, .env.example complete."""
 
 import re
 from pathlib import Path

@@ -60,7 +60,9 @@ class Generation:
     audio: Audio
     title: str  # short title for the file name and embed
     duration_s: float  # the intended length; the audio is cut (with a fade) or padded to it
-    summary: list[str] = field(default_factory=list)  # "what I understood" lines, with the words that caused them
+    summary: list[str] = field(
+        default_factory=list
+    )  # "what I understood" lines, with the words that caused them
     tempo_bpm: float | None = None
     key: str | None = None
     time_signature: str | None = None

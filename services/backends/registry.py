@@ -25,10 +25,16 @@ class BackendInfo:
 
 BACKENDS: dict[str, BackendInfo] = {
     "styles": BackendInfo(
-        "styles", "Reads mood, genre, tempo and key from your words and composes a piece (CPU, no setup).", True
+        "styles",
+        "Reads mood, genre, tempo and key from your words and composes a piece (CPU, no setup).",
+        True,
     ),
-    "notes": BackendInfo("notes", "A language model writes every note; constraints checked and repaired.", False),
-    "riffusion": BackendInfo("riffusion", "Stable Diffusion on spectrograms, with seed beats and img2img.", False),
+    "notes": BackendInfo(
+        "notes", "A language model writes every note; constraints checked and repaired.", False
+    ),
+    "riffusion": BackendInfo(
+        "riffusion", "Stable Diffusion on spectrograms, with seed beats and img2img.", False
+    ),
     "code": BackendInfo("code", "A language model writes sound code; run in a sandbox.", False),
     "musicgen": BackendInfo("musicgen", "Meta's MusicGen text-to-music model.", False),
 }
@@ -38,7 +44,9 @@ def _styles_status(settings: Settings) -> BackendStatus:
     info = BACKENDS["styles"]
     if importlib.util.find_spec("tinysoundfont") is None:
         return BackendStatus(
-            "styles", False, "the synthesiser is not installed: run `pip install --no-deps tinysoundfont`",
+            "styles",
+            False,
+            "the synthesiser is not installed: run `pip install --no-deps tinysoundfont`",
             info.description,
         )
     from services.render.soundfont import find_soundfont
@@ -58,7 +66,10 @@ def backend_status(name: str, settings: Settings) -> BackendStatus:
         return BackendStatus(name, False, f"there is no backend called {name!r} (try one of: {known})")
     if name not in settings.enabled_backends:
         return BackendStatus(
-            name, False, "disabled on this bot (the operator can add it to ENABLED_BACKENDS)", info.description
+            name,
+            False,
+            "disabled on this bot (the operator can add it to ENABLED_BACKENDS)",
+            info.description,
         )
     if not info.built:
         return BackendStatus(name, False, "not built yet in this version of promptjam", info.description)

@@ -17,7 +17,7 @@ Action = Literal["create", "reroll", "extend", "variation"]
 INTERACTION_TOKEN_LIFETIME_S = 15 * 60
 
 
-class JobState(str, enum.Enum):
+class JobState(enum.StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"

@@ -85,7 +85,7 @@ class JobService:
         self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="promptjam-dispatcher")
 
     async def close(self) -> None:
-        """Stop taking work. Running jobs are interrupted and stay 'running' in the record, so a restart resumes them."""
+        """Running jobs are interrupted and stay 'running' so a restart resumes them."""
         self._closing = True
         if self._dispatcher is not None:
             self._dispatcher.cancel()
@@ -161,7 +161,9 @@ class JobService:
         """Give back a reservation that will not be submitted."""
         self._reserved.pop(job_id, None)
 
-    async def submit(self, job_id: str, request: MusicRequest, delivery: DiscordDelivery | None = None) -> JobRecord:
+    async def submit(
+        self, job_id: str, request: MusicRequest, delivery: DiscordDelivery | None = None
+    ) -> JobRecord:
         """Accept a job or raise a UserError saying why not. Submitting the same id twice is harmless."""
         existing = self._records.get(job_id) or await self.store.get(job_id)
         if existing is not None:
@@ -226,7 +228,16 @@ class JobService:
 
         def on_progress(stage: str, step: int, total: int) -> None:
             self._progress[job_id] = (stage, step, total)
-            self._emit(JobEvent(job_id, "progress", stage=stage, step=step, total=total, eta_s=self._eta_running(job_id, started)))
+            self._emit(
+                JobEvent(
+                    job_id,
+                    "progress",
+                    stage=stage,
+                    step=step,
+                    total=total,
+                    eta_s=self._eta_running(job_id, started),
+                )
+            )
 
         try:
             result = await asyncio.wait_for(
@@ -245,7 +256,9 @@ class JobService:
                 await self._finish_failed(record, exc.message, None)
             else:
                 error_id = new_error_id()
-                log.error("job %s failed [error %s]: %s\n%s", job_id, error_id, exc.message, exc.details or "")
+                log.error(
+                    "job %s failed [error %s]: %s\n%s", job_id, error_id, exc.message, exc.details or ""
+                )
                 await self._finish_failed(record, "Something went wrong while making this piece.", error_id)
         except asyncio.CancelledError:
             # The service is closing: leave the job 'running' in the record so a restart resumes it.
@@ -270,12 +283,16 @@ class JobService:
                 self._records.pop(job_id, None)
                 self._wakeup.set()
 
-    async def _finish_failed(self, record: JobRecord, reason: str, error_id: str | None, *, cancelled: bool = False) -> None:
+    async def _finish_failed(
+        self, record: JobRecord, reason: str, error_id: str | None, *, cancelled: bool = False
+    ) -> None:
         await self.store.mark_failed(record.job_id, reason, error_id, cancelled=cancelled)
         record.state = JobState.CANCELLED if cancelled else JobState.FAILED
         record.error = reason
         record.error_id = error_id
-        self._emit(JobEvent(record.job_id, "cancelled" if cancelled else "failed", message=reason, error_id=error_id))
+        self._emit(
+            JobEvent(record.job_id, "cancelled" if cancelled else "failed", message=reason, error_id=error_id)
+        )
 
     # --- estimates -----------------------------------------------------------------------------
 
@@ -319,8 +336,10 @@ class JobService:
                 continue
             pos = positions.get(job_id)
             eta = self._eta_for_position(job_id, pos) if pos else None
-            entries.append(QueueEntry(job_id, record.state, record.request.prompt, record.request.backend, pos, eta))
-        entries.sort(key=lambda e: (e.position or 0))
+            entries.append(
+                QueueEntry(job_id, record.state, record.request.prompt, record.request.backend, pos, eta)
+            )
+        entries.sort(key=lambda e: e.position or 0)
         return entries
 
     def queue_length(self) -> int:

@@ -118,7 +118,9 @@ class JobStore:
         )
         await self.db.commit()
 
-    async def mark_failed(self, job_id: str, reason: str, error_id: str | None, *, cancelled: bool = False) -> None:
+    async def mark_failed(
+        self, job_id: str, reason: str, error_id: str | None, *, cancelled: bool = False
+    ) -> None:
         state = JobState.CANCELLED if cancelled else JobState.FAILED
         await self.db.execute(
             "UPDATE jobs SET state=?, finished_at=?, error=?, error_id=? WHERE job_id=?",

@@ -122,7 +122,7 @@ def run_job(
 
 
 def mp3_filename(prompt: str, *, max_len: int = 48) -> str:
-    """A safe, readable file name from the prompt: 'rainy lo-fi piano, 80 bpm' → 'rainy-lo-fi-piano-80-bpm.mp3'."""
+    """A safe, readable file name from the prompt: 'rainy lo-fi piano' → 'rainy-lo-fi-piano.mp3'."""
     text = unicodedata.normalize("NFKD", prompt).encode("ascii", "ignore").decode("ascii").lower()
     slug = re.sub(r"[^a-z0-9]+", "-", text).strip("-")
     slug = slug[:max_len].rstrip("-")

@@ -66,7 +66,8 @@ class StylesBackend:
         )
         if spec.duration_s > request.max_duration_s:
             notes.append(
-                f"The prompt asked for {spec.duration_s:.0f} s; this bot's limit is {request.max_duration_s:.0f} s."
+                f"The prompt asked for {spec.duration_s:.0f} s; "
+                f"this bot's limit is {request.max_duration_s:.0f} s."
             )
             spec = replace(spec, duration_s=float(request.max_duration_s))
 
