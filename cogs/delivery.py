@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 # Discord's alias for an interaction's first message; typed Any because discord.py annotates ids as int.
 ORIGINAL: Any = "@original"
 
+# Backends whose notes are the point: their reply carries the .mid next to the MP3 (others have a button).
+MIDI_ATTACHED = frozenset({"notes"})
+
 # Stop using a token a little before Discord does, so a slow upload does not straddle the expiry.
 TOKEN_SAFETY_S = 30.0
 
@@ -42,6 +45,7 @@ class Deliverer:
         self._latest: dict[str, JobEvent] = {}
         self._last_edit: dict[str, float] = {}
         self._pending: dict[str, asyncio.Task[None]] = {}
+        self._pending_queued: dict[str, bool] = {}  # whether the pending edit waits on the queued pace
         self._ready: dict[str, asyncio.Event] = {}
         self._pump: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -97,9 +101,21 @@ class Deliverer:
                 pending.cancel()
             self._spawn(self._finish(job_id))
             return
+        previous = self._latest.get(job_id)
         self._latest[job_id] = event
+        if event.kind == "queued" and previous is not None and previous.position == event.position:
+            return  # nothing new to show
+        pending = self._pending.get(job_id)
+        if pending is not None and event.kind != "queued" and self._pending_queued.get(job_id):
+            pending.cancel()  # the job started: show it now rather than after the slow queued interval
+            self._pending.pop(job_id, None)
         if job_id not in self._pending:
-            wait = max(0.0, self._last_edit.get(job_id, 0.0) + self.interval_s - time.monotonic())
+            # Waiting jobs move up slowly; editing them less often keeps many queued jobs from
+            # flooding Discord with edits (webhook edits are rate limited).
+            queued = event.kind == "queued"
+            interval = max(5.0, 3 * self.interval_s) if queued else self.interval_s
+            wait = max(0.0, self._last_edit.get(job_id, 0.0) + interval - time.monotonic())
+            self._pending_queued[job_id] = queued
             self._pending[job_id] = asyncio.create_task(self._edit_later(job_id, wait))
 
     async def _edit_later(self, job_id: str, wait: float) -> None:
@@ -141,6 +157,7 @@ class Deliverer:
             await self.deliver(record)
         self._ready.pop(job_id, None)
         self._last_edit.pop(job_id, None)
+        self._pending_queued.pop(job_id, None)
 
     # --- delivery ------------------------------------------------------------------------------
 
@@ -198,6 +215,11 @@ class Deliverer:
             preview = self.engine.result_file(result.preview_path)
             if preview is not None:
                 files.append(discord.File(io.BytesIO(preview), filename="preview.png"))
+            if result.backend in MIDI_ATTACHED:
+                midi = self.engine.result_file(result.midi_path)
+                if midi is not None:
+                    name = result.mp3_filename.removesuffix(".mp3") + ".mid"
+                    files.append(discord.File(io.BytesIO(midi), filename=name))
             return {
                 "content": "",
                 "embed": result_embed(record, result),

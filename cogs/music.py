@@ -123,6 +123,45 @@ class MusicCog(commands.Cog, name="Music"):
         )
         await self._start_job(interaction, request)
 
+    @music.command(
+        name="notes", description="A language model writes every note; the rules you state are checked"
+    )
+    @app_commands.describe(
+        prompt='e.g. "a folk song that only uses A, B, C#, F# and G"',
+        instruments='Who plays, e.g. "fiddle, acoustic guitar, bass" (wins over the prompt)',
+        duration="Length in seconds",
+        seed="Seed for the sampling, where the model supports one",
+        bpm="Tempo in beats per minute (wins over the prompt)",
+        key='Key, e.g. "A minor" (wins over the prompt)',
+    )
+    async def notes(
+        self,
+        interaction: discord.Interaction[Any],
+        prompt: app_commands.Range[str, 1, 1000],
+        instruments: app_commands.Range[str, 1, 200] | None = None,
+        duration: app_commands.Range[int, 1, 600] | None = None,
+        seed: app_commands.Range[int, 0, 2**31 - 1] | None = None,
+        bpm: app_commands.Range[int, 20, 300] | None = None,
+        key: app_commands.Range[str, 1, 40] | None = None,
+    ) -> None:
+        request = self.engine.build_request(
+            RequestOptions(
+                prompt=prompt,
+                backend="notes",
+                duration_s=duration,
+                seed=seed,
+                bpm=bpm,
+                key=key,
+                instruments=instruments,
+            ),
+            user_id=interaction.user.id,
+            user_name=interaction.user.display_name,
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            upload_limit_bytes=_upload_limit(interaction),
+        )
+        await self._start_job(interaction, request)
+
     @create.autocomplete("backend")
     async def _backend_autocomplete(
         self, interaction: discord.Interaction[Any], current: str

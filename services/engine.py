@@ -43,6 +43,7 @@ class RequestOptions:
     seed: int | None = None
     bpm: float | None = None
     key: str | None = None
+    instruments: str | None = None
 
 
 class Engine:
@@ -157,6 +158,7 @@ class Engine:
             seed=seed,
             bpm=float(options.bpm) if options.bpm is not None else None,
             key=key,
+            instruments=(options.instruments or "").strip()[:200] or None,
             user_id=user_id,
             user_name=user_name,
             guild_id=guild_id,

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None  # OPENAI_BASE_URL; a local OpenAI-compatible server needs no key
     llm_model: str = "gpt-4o-mini"  # model that writes notes and code
     vision_model: str = "gpt-4o-mini"  # model that describes images
+    llm_timeout_s: float = Field(60.0, gt=0, le=600)  # one HTTP request to the LLM server
+    llm_max_retries: int = Field(3, ge=0, le=10)  # extra attempts on 429, 5xx and timeouts, with backoff
+    llm_max_tokens: int = Field(16_000, ge=256, le=200_000)  # completion tokens per request
+    llm_repair_rounds: int = Field(2, ge=0, le=10)  # feedback rounds before the deterministic repair
+    llm_token_budget: int = Field(120_000, ge=1000, le=10_000_000)  # tokens one job may spend in all
 
     # --- limits ------------------------------------------------------------------------------
     default_duration_s: int = Field(20, ge=1, le=600)  # length when the user gives none

@@ -51,6 +51,7 @@ class GenerationRequest:
     key: str | None = None  # explicit key from the command's option ("A minor"); wins over the prompt
     default_duration_s: float = 20.0  # length when neither the option nor the prompt gives one
     max_duration_s: float = 120.0  # longest allowed; longer asks are clamped with a note
+    instruments: str | None = None  # instruments option ("fiddle, guitar, bass"); wins over the prompt
 
 
 @dataclass

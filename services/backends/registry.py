@@ -30,7 +30,7 @@ BACKENDS: dict[str, BackendInfo] = {
         True,
     ),
     "notes": BackendInfo(
-        "notes", "A language model writes every note; constraints checked and repaired.", False
+        "notes", "A language model writes every note; constraints checked and repaired.", True
     ),
     "riffusion": BackendInfo(
         "riffusion", "Stable Diffusion on spectrograms, with seed beats and img2img.", False
@@ -75,7 +75,25 @@ def backend_status(name: str, settings: Settings) -> BackendStatus:
         return BackendStatus(name, False, "not built yet in this version of promptjam", info.description)
     if name == "styles":
         return _styles_status(settings)
+    if name == "notes":
+        return _notes_status(settings)
     return BackendStatus(name, False, "not built yet in this version of promptjam", info.description)
+
+
+def _notes_status(settings: Settings) -> BackendStatus:
+    info = BACKENDS["notes"]
+    if settings.openai_api_key is None and not settings.openai_base_url:
+        return BackendStatus(
+            "notes",
+            False,
+            "no LLM configured: the operator sets OPENAI_API_KEY, or OPENAI_BASE_URL for a local "
+            "OpenAI-compatible server (Ollama, vLLM, llama.cpp)",
+            info.description,
+        )
+    synth = _styles_status(settings)  # the same synthesiser and SoundFont render the notes
+    if not synth.available:
+        return BackendStatus("notes", False, synth.reason, info.description)
+    return BackendStatus("notes", True, f"ready (model {settings.llm_model})", info.description)
 
 
 def all_statuses(settings: Settings) -> list[BackendStatus]:
@@ -88,13 +106,31 @@ def _build_styles(settings: Settings) -> Backend:
     return StylesBackend.from_settings(settings)
 
 
-_BUILDERS: dict[str, Callable[[Settings], Backend]] = {"styles": _build_styles}
+def _build_notes(settings: Settings) -> Backend:
+    from services.backends.notes.backend import NotesBackend
+
+    return NotesBackend.from_settings(settings)
+
+
+_BUILDERS: dict[str, Callable[[Settings], Backend]] = {"styles": _build_styles, "notes": _build_notes}
 _instances: dict[tuple[str, str], Backend] = {}
 
 
 def _instance_key(name: str, settings: Settings) -> tuple[str, str]:
     """Backends are shared per process, but settings that change what they load make a new one."""
-    relevant = (settings.soundfont_path, settings.embeddings_enabled, settings.cache_dir, settings.device)
+    relevant = (
+        settings.soundfont_path,
+        settings.embeddings_enabled,
+        settings.cache_dir,
+        settings.device,
+        settings.openai_base_url,
+        settings.llm_model,
+        settings.llm_timeout_s,
+        settings.llm_max_retries,
+        settings.llm_max_tokens,
+        settings.llm_repair_rounds,
+        settings.llm_token_budget,
+    )
     return name, repr(relevant)
 
 

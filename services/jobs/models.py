@@ -39,6 +39,7 @@ class MusicRequest:
     seed: int = 0  # explicit seed: the same request makes the same audio
     bpm: float | None = None  # tempo option; wins over the prompt
     key: str | None = None  # key option ("A minor"); wins over the prompt
+    instruments: str | None = None  # instruments option (notes backend): "fiddle, guitar, bass"
     user_id: int = 0  # requester (0 on the command line)
     user_name: str = ""  # requester's display name, for summaries
     guild_id: int | None = None  # where it was asked (None in DMs and the CLI)

@@ -45,6 +45,7 @@ def run_job(
             key=request.key,
             default_duration_s=float(settings.default_duration_s),
             max_duration_s=float(settings.max_duration_s),
+            instruments=request.instruments,
         ),
         progress,
     )

@@ -133,7 +133,11 @@ class LLMReply:
 
 
 class ReplyNotJSON(LLMError):
-    """The reply held no single, valid JSON object."""
+    """The reply held no single, valid JSON object; `text` is what the model sent (for feedback)."""
+
+    def __init__(self, message: str, text: str = "") -> None:
+        super().__init__(message)
+        self.text = text  # the raw reply, "" when there was none
 
 
 # --- strict JSON extraction --------------------------------------------------------------------------
@@ -208,8 +212,9 @@ def retry_after_seconds(headers: Any) -> float | None:
         value = float(raw)
         return value if math.isfinite(value) and value >= 0 else None
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(raw) if raw else None
-        if parsed is None:
+        try:
+            parsed = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
             return None
         return max(0.0, parsed.timestamp() - time.time())
 
@@ -380,7 +385,8 @@ class LLMClient:
         text = choice.message.content or ""
         if choice.finish_reason == "length":
             raise ReplyNotJSON(
-                f"the language model ran out of tokens mid-reply (limit {self.config.max_tokens:,} tokens)"
+                f"the language model ran out of tokens mid-reply (limit {self.config.max_tokens:,} tokens)",
+                text,
             )
         log.info(
             "LLM %s (%s) replied in mode %s: %d+%d tokens, %d request(s)",
@@ -391,7 +397,11 @@ class LLMClient:
             completion_tokens,
             attempts,
         )
-        return LLMReply(extract_json(text), text, mode, prompt_tokens, completion_tokens, attempts)
+        try:
+            data = extract_json(text)
+        except ReplyNotJSON as exc:
+            raise ReplyNotJSON(str(exc), text) from None
+        return LLMReply(data, text, mode, prompt_tokens, completion_tokens, attempts)
 
 
 def _about_response_format(exc: Exception) -> bool:

@@ -142,6 +142,7 @@ class FakeOpenAI:
             ready.set()
             loop.run_forever()
             loop.run_until_complete(self._stop_site())
+            loop.run_until_complete(_cancel_leftovers())
             loop.close()
 
         self._thread = threading.Thread(target=serve, name="fake-openai", daemon=True)
@@ -232,6 +233,15 @@ class FakeOpenAI:
             },
         }
         return web.json_response(payload, headers=dict(reply.headers))
+
+
+async def _cancel_leftovers() -> None:
+    """Cancel handlers still sleeping (slow replies) so the loop closes without 'task destroyed' noise."""
+    current = asyncio.current_task()
+    pending = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
 
 
 def _tokens(body: dict[str, Any]) -> int:

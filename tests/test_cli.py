@@ -1,0 +1,41 @@
+"""The command line's other commands: `backends`, and starting the bot without a token."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "DATA_DIR": str(cwd / "data")}
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=60, env={**base, **(env or {})}
+    )
+
+
+def test_backends_lists_every_backend_with_a_reason(tmp_path: Path) -> None:
+    proc = _run("-m", "bot.cli", "backends", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert any(line.startswith("styles") and "yes" in line and "ready" in line for line in lines)
+    for name in ("notes", "riffusion", "code", "musicgen"):
+        assert any(line.startswith(name) for line in lines)
+
+
+def test_the_bot_without_a_token_stops_with_one_clear_line(tmp_path: Path) -> None:
+    for args in (("-m", "bot"), ("-m", "bot.cli", "run"), ("-m", "bot.cli", "sync")):
+        proc = _run(*args, cwd=tmp_path)
+        assert proc.returncode == 2
+        assert proc.stderr.strip().count("\n") == 0
+        assert "DISCORD_TOKEN is missing" in proc.stderr
+
+
+def test_a_malformed_setting_is_named_and_the_token_never_echoed(tmp_path: Path) -> None:
+    token = "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GAbCdE.super-secret-token-value-xyz"
+    proc = _run("-m", "bot", cwd=tmp_path, env={"DISCORD_TOKEN": token, "MAX_DURATION_S": "lots"})
+    assert proc.returncode == 2
+    assert "MAX_DURATION_S" in proc.stderr
+    assert token not in proc.stderr + proc.stdout
