@@ -89,8 +89,7 @@ def _rng(seed: int, genre: str, name: str) -> random.Random:
 
 def _swing(spec: StyleSpec, profile: GenreProfile) -> float:
     """The spec's swing when it has one, else the genre's; never in compound metres."""
-    raw = getattr(spec, "swing", None)
-    swing = profile.swing if raw is None else float(raw)
+    swing = profile.swing if spec.swing is None else float(spec.swing)
     if is_compound(spec.time_signature):
         return 0.0
     return min(0.5, max(0.0, swing))
@@ -101,7 +100,7 @@ def _write_parts(
 ) -> list[Track]:
     """One track per part of the spec (drums only when wanted), in the spec's order."""
     parts = [p for p in spec.parts if p.role != "drums"]
-    style = drum_style_for(getattr(spec, "drum_style", None), profile, spec.time_signature)
+    style = drum_style_for(spec.drum_style or None, profile, spec.time_signature)
     wants_drums = spec.drums and style != "none"
     if wants_drums:
         drum_parts = [p for p in spec.parts if p.role == "drums"] or [DRUM_KIT]

@@ -54,8 +54,8 @@ class StyleSpec:
     energy_curve: tuple[float, ...]  # energy 0–1 per section, in order (drives density and dynamics)
     duration_s: float  # wanted length in seconds
     pitch_set: frozenset[int] | None = None  # allowed pitch classes for every melodic note, when stated
-    drum_style: str = "none"  # drum pattern family for the composer (see vocabulary.DRUM_STYLES)
-    swing: float = 0.0  # 0 straight … 0.33 triplet swing
+    drum_style: str = ""  # drum pattern family (vocabulary.DRUM_STYLES); "" lets the genre decide
+    swing: float | None = None  # 0 straight … 0.33 triplet swing; None lets the genre decide
     explicit: frozenset[str] = frozenset()  # ExplicitField values the prompt or options stated
     evidence: tuple[Evidence, ...] = field(default_factory=tuple)  # why, for the summary
 
