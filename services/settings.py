@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     job_timeout_s: int = Field(300, ge=1, le=3600)  # a job running longer is stopped and reported
     workers: int = Field(1, ge=1, le=64)  # parallel jobs (worker processes for CPU backends)
     worker_mode: Literal["process", "thread"] = "process"  # process: isolated, GIL-free; thread: light
+    model_workers: int = Field(4, ge=1, le=64)  # riffusion/musicgen jobs at once; they share a model and batch
 
     # --- output ------------------------------------------------------------------------------
     mp3_bitrate_kbps: int = Field(192, ge=32, le=320)  # first bitrate tried; lowered to fit uploads

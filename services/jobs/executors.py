@@ -305,8 +305,47 @@ class ProcessExecutor:
                 slot.kill()
 
 
+class RoutingExecutor:
+    """Sends each job to the executor of its lane: model backends to threads sharing one model, the rest
+    to the CPU executor (worker processes by default)."""
+
+    def __init__(self, cpu: Executor, model: Executor, model_backends: frozenset[str]) -> None:
+        self.cpu = cpu
+        self.model = model
+        self.model_backends = model_backends
+        self._where: dict[str, Executor] = {}
+
+    async def start(self) -> None:
+        await self.cpu.start()
+        await self.model.start()
+
+    async def close(self) -> None:
+        await asyncio.gather(self.cpu.close(), self.model.close(), return_exceptions=True)
+
+    async def run(self, job_id: str, request: MusicRequest, on_progress: OnProgress) -> MusicResult:
+        executor = self.model if request.backend in self.model_backends else self.cpu
+        self._where[job_id] = executor
+        try:
+            return await executor.run(job_id, request, on_progress)
+        finally:
+            self._where.pop(job_id, None)
+
+    def cancel(self, job_id: str) -> None:
+        executor = self._where.get(job_id)
+        if executor is not None:
+            executor.cancel(job_id)
+
+
 def make_executor(settings: Settings, *, warm: tuple[str, ...] = ("styles",)) -> Executor:
-    """The executor the settings ask for."""
+    """The executors the settings ask for: CPU backends per WORKER_MODE, model backends on threads."""
+    from services.jobs.service import MODEL_BACKENDS
+
+    cpu: Executor
     if settings.worker_mode == "thread":
-        return ThreadExecutor(settings, warm=warm)
-    return ProcessExecutor(settings, warm=warm)
+        cpu = ThreadExecutor(settings, warm=warm)
+    else:
+        cpu = ProcessExecutor(settings, warm=warm)
+    if not any(name in settings.enabled_backends for name in MODEL_BACKENDS):
+        return cpu
+    model = ThreadExecutor(settings, workers=settings.model_workers)
+    return RoutingExecutor(cpu, model, MODEL_BACKENDS)

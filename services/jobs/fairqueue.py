@@ -51,12 +51,16 @@ class FairQueue:
         """Users with queued jobs, least recently served first (stable: arrival order breaks ties)."""
         return sorted(self._by_user, key=lambda user: served.get(user, -1))
 
-    def pop(self, may_run: Callable[[int], bool]) -> QueuedJob | None:
-        """The next job of the least recently served user allowed to run one."""
+    def pop(self, may_run: Callable[[int, str], bool]) -> QueuedJob | None:
+        """The next job of the least recently served user allowed to run their next one.
+
+        `may_run(user_id, job_id)` sees each user's next job; a user whose next job may not run now
+        (their cap, or that job's lane is full) is skipped this time, keeping their own order.
+        """
         for user in self._turn_order(self._last_served):
-            if not may_run(user):
-                continue
             jobs = self._by_user[user]
+            if not may_run(user, jobs[0]):
+                continue
             job_id = jobs.popleft()
             if not jobs:
                 del self._by_user[user]

@@ -43,6 +43,15 @@ class QueueEntry:
     eta_s: float | None
 
 
+# Backends whose jobs share one loaded model in worker threads (and batch there); the rest run on the CPU lane.
+MODEL_BACKENDS = frozenset({"riffusion", "musicgen"})
+
+
+def lane_for(backend: str) -> str:
+    """Which pool of workers a backend's jobs use: 'model' (GPU-style, threads) or 'cpu'."""
+    return "model" if backend in MODEL_BACKENDS else "cpu"
+
+
 def new_error_id() -> str:
     """A short id users can quote and operators can grep for in the log."""
     return secrets.token_hex(3).upper()
@@ -60,6 +69,7 @@ class JobService:
         self._reserved: dict[str, MusicRequest] = {}  # admitted, being deferred, not yet submitted
         self._running: dict[str, asyncio.Task[None]] = {}
         self._running_by_user: defaultdict[int, int] = defaultdict(int)
+        self._running_by_lane: defaultdict[str, int] = defaultdict(int)
         self._recent_submits: defaultdict[int, deque[float]] = defaultdict(deque)
         self._subscribers: set[asyncio.Queue[JobEvent]] = set()
         self._wakeup = asyncio.Event()
@@ -202,19 +212,29 @@ class JobService:
 
     # --- running -------------------------------------------------------------------------------
 
-    def _may_run(self, user_id: int) -> bool:
+    def _lane_of(self, job_id: str) -> str:
+        return lane_for(self._records[job_id].request.backend)
+
+    def _lane_capacity(self, lane: str) -> int:
+        return self.settings.model_workers if lane == "model" else self.settings.workers
+
+    def _may_run(self, user_id: int, job_id: str) -> bool:
+        lane = self._lane_of(job_id)
+        if self._running_by_lane[lane] >= self._lane_capacity(lane):
+            return False
         return not user_id or self._running_by_user[user_id] < self.settings.per_user_concurrent_jobs
 
     async def _dispatch_loop(self) -> None:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            while len(self._running) < self.settings.workers:
+            while True:
                 item = self._queue.pop(self._may_run)
                 if item is None:
                     break
                 record = self._records[item.job_id]
                 self._running_by_user[item.user_id] += 1
+                self._running_by_lane[lane_for(record.request.backend)] += 1
                 self._running[item.job_id] = asyncio.create_task(self._run(record), name=f"job-{item.job_id}")
                 self._emit_positions()
 
@@ -279,6 +299,7 @@ class JobService:
             self._running.pop(job_id, None)
             self._progress.pop(job_id, None)
             self._running_by_user[request.user_id] -= 1
+            self._running_by_lane[lane_for(request.backend)] -= 1
             if not self._closing:
                 self._records.pop(job_id, None)
                 self._wakeup.set()
@@ -302,7 +323,7 @@ class JobService:
         record = self._records.get(job_id)
         backend = record.request.backend if record else "styles"
         per_job = self._runtime_ema.get(backend, 10.0)
-        rounds = (position - 1) // self.settings.workers + 1
+        rounds = (position - 1) // self._lane_capacity(lane_for(backend)) + 1
         return per_job * (rounds + 1)
 
     def _eta_running(self, job_id: str, started: float) -> float | None:
