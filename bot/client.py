@@ -8,9 +8,11 @@ from typing import Any
 import discord
 from discord.ext import commands
 
+from cogs.jams import JamsCog
 from cogs.music import MusicCog
 from cogs.views import JobButton
 from services.engine import Engine
+from services.jams.service import JamService
 from services.jobs.executors import Executor
 from services.settings import Settings
 
@@ -41,12 +43,15 @@ class PromptJamBot(commands.Bot):
         self._executor = executor
         self._sync_commands = sync_commands
         self.engine: Engine | None = None
+        self.jams: JamService | None = None  # prompt jams: same database file as the engine's jobs
 
     async def setup_hook(self) -> None:
         self.engine = Engine(self.settings, executor=self._executor)
         await self.engine.__aenter__()
         self.add_dynamic_items(JobButton)
         await self.add_cog(MusicCog(self, self.engine))
+        self.jams = await JamService(self.settings, self.settings.database_file).__aenter__()
+        await self.add_cog(JamsCog(self, self.engine, self.jams))  # MusicCog's Deliverer posts jam renders
         if self._sync_commands:
             await self.sync_commands()
 
@@ -72,6 +77,9 @@ class PromptJamBot(commands.Bot):
                 await self.remove_cog(name)
         finally:
             await super().close()
+            if self.jams is not None:
+                await self.jams.__aexit__(None, None, None)
+                self.jams = None
             if self.engine is not None:
                 await self.engine.__aexit__(None, None, None)
                 self.engine = None

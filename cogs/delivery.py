@@ -220,11 +220,15 @@ class Deliverer:
                 if midi is not None:
                     name = result.mp3_filename.removesuffix(".mp3") + ".mid"
                     files.append(discord.File(io.BytesIO(midi), filename=name))
+            # Jam renders (request.jam set) carry credits and get no derive buttons (those remake one prompt).
+            buttons = record.request.jam is None
             return {
-                "content": "",
+                "content": credits_content(result.credits),
                 "embed": result_embed(record, result),
                 "files": files,
-                "view": result_view(record.job_id, has_midi=result.midi_path is not None),
+                "view": result_view(record.job_id, has_midi=result.midi_path is not None)
+                if buttons
+                else None,
             }
         return {"content": failure_content(record)}
 
@@ -267,6 +271,19 @@ class Deliverer:
             ),
         )
         return True
+
+
+def credits_content(credits: tuple[str, ...], limit: int = 1900) -> str:
+    """A result's credits as message text (jams): one escaped line each, cut to fit a message."""
+    if not credits:
+        return ""
+    text = "**Credits**"
+    for i, line in enumerate(credits):
+        entry = "\n" + safe_text(line, 200)
+        if len(text) + len(entry) > limit:
+            return text + f"\n… and {len(credits) - i} more"
+        text += entry
+    return text
 
 
 def _token_valid(delivery: DiscordDelivery) -> bool:

@@ -7,15 +7,18 @@ progress edits and the result (see cogs/delivery.py).
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from cogs.attachments import ImageSource, check_size, download, first_image
 from cogs.delivery import Deliverer
 from cogs.formatting import NO_MENTIONS, backends_embed, progress_content, safe_text
 from services.engine import Engine, RequestOptions
@@ -27,6 +30,12 @@ from services.presenting import fmt_duration
 log = logging.getLogger(__name__)
 
 DEFAULT_UPLOAD_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+
+_IMAGE_MODES: dict[str, Literal["describe", "sonify", "img2img"]] = {
+    "describe": "describe",
+    "sonify": "sonify",
+    "img2img": "img2img",
+}
 
 # Buttons that start a new job from an old one.
 _DERIVED_ACTIONS: dict[str, Literal["reroll", "extend", "variation"]] = {
@@ -53,23 +62,49 @@ class MusicCog(commands.Cog, name="Music"):
         self.bot = bot
         self.engine = engine
         self.deliverer = Deliverer(bot, engine, interval_s=engine.settings.progress_interval_s)
+        self.hear_menu = app_commands.ContextMenu(name="Hear this image", callback=self.hear_image)
+        self.hear_menu.error(self._context_menu_error)
 
     async def cog_load(self) -> None:
+        self.bot.tree.add_command(self.hear_menu)
         self.deliverer.start()
 
     async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.hear_menu.name, type=self.hear_menu.type)
         await self.deliverer.stop()
+
+    async def _context_menu_error(
+        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+    ) -> None:
+        await self.cog_app_command_error(interaction, error)
 
     # --- shared flow ---------------------------------------------------------------------------
 
-    async def _start_job(self, interaction: discord.Interaction[Any], request: MusicRequest) -> None:
-        """Admit, defer, submit: the user sees 'thinking…' within milliseconds, then progress."""
+    async def _start_job(
+        self,
+        interaction: discord.Interaction[Any],
+        request: MusicRequest,
+        *,
+        before_submit: Callable[[str, MusicRequest], Awaitable[MusicRequest]] | None = None,
+    ) -> None:
+        """Admit, defer, submit: the user sees 'thinking…' within milliseconds, then progress.
+
+        `before_submit` runs after the defer, for slow preparation such as downloading an attachment.
+        """
         jobs = self.engine.job_service
         job_id = str(interaction.id)
         jobs.admit(request, reserve=job_id)  # raises UserError before anything is public
         ready = self.deliverer.expect(job_id)
         try:
             await interaction.response.defer(thinking=True)
+            if before_submit is not None:
+                try:
+                    request = await before_submit(job_id, request)
+                except UserError as exc:
+                    await interaction.edit_original_response(
+                        content=f"⚠️ {exc.message}", allowed_mentions=NO_MENTIONS
+                    )
+                    return
             delivery = DiscordDelivery(
                 application_id=interaction.application_id,
                 interaction_token=interaction.token,
@@ -161,6 +196,83 @@ class MusicCog(commands.Cog, name="Music"):
             upload_limit_bytes=_upload_limit(interaction),
         )
         await self._start_job(interaction, request)
+
+    @music.command(name="image", description="Hear a picture: describe it, sonify it, or draw from it")
+    @app_commands.describe(
+        image="The picture (PNG, JPEG, WebP, GIF, BMP or TIFF)",
+        mode="describe: what it shows becomes a prompt · sonify: heard as a spectrogram · img2img: riffusion",
+        prompt="Your own words to steer the music (optional)",
+        backend="Backend for describe mode (default: styles)",
+        duration="Length in seconds",
+        seed="Same seed + same picture = same music",
+    )
+    @app_commands.choices(
+        mode=[
+            app_commands.Choice(name="describe (default)", value="describe"),
+            app_commands.Choice(name="sonify", value="sonify"),
+            app_commands.Choice(name="img2img (riffusion)", value="img2img"),
+        ]
+    )
+    async def image(
+        self,
+        interaction: discord.Interaction[Any],
+        image: discord.Attachment,
+        mode: app_commands.Choice[str] | None = None,
+        prompt: app_commands.Range[str, 1, 1000] | None = None,
+        backend: str | None = None,
+        duration: app_commands.Range[int, 1, 600] | None = None,
+        seed: app_commands.Range[int, 0, 2**31 - 1] | None = None,
+    ) -> None:
+        source = ImageSource(image.filename, image.size, attachment=image)
+        await self._start_image_job(
+            interaction, source, mode.value if mode else "describe", prompt, backend, duration, seed
+        )
+
+    async def hear_image(self, interaction: discord.Interaction[Any], message: discord.Message) -> None:
+        """Context menu: the message's first picture, described and made into music."""
+        source = first_image(message)
+        if source is None:
+            raise UserError(
+                "That message has no picture I can hear (attach a PNG, JPEG, WebP, GIF, BMP or TIFF)."
+            )
+        await self._start_image_job(interaction, source, "describe", None, None, None, None)
+
+    async def _start_image_job(
+        self,
+        interaction: discord.Interaction[Any],
+        source: ImageSource,
+        mode: str,
+        prompt: str | None,
+        backend: str | None,
+        duration: int | None,
+        seed: int | None,
+    ) -> None:
+        limit = self.engine.settings.image_max_bytes
+        check_size(source.size, limit)
+        image_mode = _IMAGE_MODES.get(mode, "describe")
+        request = self.engine.build_request(
+            RequestOptions(
+                prompt=prompt or "",
+                backend="riffusion" if image_mode == "img2img" else backend,
+                duration_s=duration,
+                seed=seed,
+                input_kind="image",
+                input_name=source.name[:100],
+                image_mode=image_mode,
+            ),
+            user_id=interaction.user.id,
+            user_name=interaction.user.display_name,
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            upload_limit_bytes=_upload_limit(interaction),
+        )
+
+        async def fetch(job_id: str, request: MusicRequest) -> MusicRequest:
+            data = await download(self.bot, source, limit)
+            path = await asyncio.to_thread(self.engine.stage_input, job_id, data)
+            return request.derive(input_path=path)
+
+        await self._start_job(interaction, request, before_submit=fetch)
 
     @create.autocomplete("backend")
     async def _backend_autocomplete(

@@ -44,6 +44,10 @@ class RequestOptions:
     bpm: float | None = None
     key: str | None = None
     instruments: str | None = None
+    input_path: str | None = None  # a staged attachment (see Engine.stage_input)
+    input_name: str | None = None
+    input_kind: Literal["image", "audio"] | None = None
+    image_mode: Literal["describe", "sonify", "img2img"] | None = None
 
 
 class Engine:
@@ -122,7 +126,7 @@ class Engine:
     ) -> MusicRequest:
         """Validate what the user typed into a MusicRequest, or raise UserError saying what to fix."""
         prompt = (options.prompt or "").strip()
-        if not prompt:
+        if not prompt and options.input_kind != "image":
             raise UserError("Please describe the music you want — the prompt is empty.")
         if len(prompt) > MAX_PROMPT_CHARS:
             raise UserError(
@@ -159,6 +163,10 @@ class Engine:
             bpm=float(options.bpm) if options.bpm is not None else None,
             key=key,
             instruments=(options.instruments or "").strip()[:200] or None,
+            input_path=options.input_path,
+            input_name=options.input_name,
+            input_kind=options.input_kind,
+            image_mode=options.image_mode,
             user_id=user_id,
             user_name=user_name,
             guild_id=guild_id,
@@ -208,6 +216,15 @@ class Engine:
     ) -> JobRecord:
         return await self.job_service.submit(job_id, request, delivery)
 
+    def stage_input(self, job_id: str, data: bytes) -> str:
+        """Save a user's attachment for a job's worker; returns its path. Blocking: call it in a thread."""
+        safe_id = "".join(ch for ch in job_id if ch.isalnum() or ch in "-_")[:40] or "job"
+        folder = self.settings.inputs_dir / safe_id
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "input.bin"
+        path.write_bytes(data)
+        return str(path)
+
     def result_file(self, path: str | None) -> bytes | None:
         """Read a result file written by a worker, if it still exists and lies in our results folder."""
         if not path:
@@ -222,11 +239,11 @@ class Engine:
         """Delete result folders older than the retention period; returns how many."""
         cutoff = time.time() - self.settings.result_retention_hours * 3600
         removed = 0
-        root = self.settings.results_dir
-        if not root.is_dir():
-            return 0
-        for child in root.iterdir():
-            if child.is_dir() and child.stat().st_mtime < cutoff:
-                shutil.rmtree(child, ignore_errors=True)
-                removed += 1
+        for root in (self.settings.results_dir, self.settings.inputs_dir):
+            if not root.is_dir():
+                continue
+            for child in root.iterdir():
+                if child.is_dir() and child.stat().st_mtime < cutoff:
+                    shutil.rmtree(child, ignore_errors=True)
+                    removed += 1
         return removed

@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     llm_repair_rounds: int = Field(2, ge=0, le=10)  # feedback rounds before the deterministic repair
     llm_token_budget: int = Field(120_000, ge=1000, le=10_000_000)  # tokens one job may spend in all
 
+    # --- images and audio from users -----------------------------------------------------
+    image_max_bytes: int = Field(25 * 1024 * 1024, ge=1024, le=500 * 1024 * 1024)  # largest attachment fetched
+    image_max_pixels: int = Field(40_000_000, ge=10_000, le=500_000_000)  # larger pictures are refused unread
+    image_sonify_max_seconds: float = Field(20.0, ge=1, le=120)  # longest "sonify" result
+    vision_enabled: bool = True  # describe pictures with VISION_MODEL when an LLM is configured
+    message_content_intent: bool = False  # needed only for listening channels (privileged intent)
+
     # --- limits ------------------------------------------------------------------------------
     default_duration_s: int = Field(20, ge=1, le=600)  # length when the user gives none
     max_duration_s: int = Field(120, ge=5, le=600)  # longest piece a user may ask for
@@ -67,6 +74,14 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1, le=64)  # parallel jobs (worker processes for CPU backends)
     worker_mode: Literal["process", "thread"] = "process"  # process: isolated, GIL-free; thread: light
     model_workers: int = Field(4, ge=1, le=64)  # riffusion/musicgen jobs at once; they share a model and batch
+
+    # --- jams (community prompt jams) ---------------------------------------------------------
+    jam_max_contributions: int = Field(24, ge=1, le=200)  # prompts in play in one jam (active ones)
+    jam_max_per_user: int = Field(3, ge=1, le=100)  # prompts in play one user may have in a jam
+    jam_skip_threshold: int = Field(2, ge=1, le=100)  # skip votes that drop a prompt (and skips > keeps)
+    jam_default_bpm: int = Field(100, ge=40, le=240)  # tempo of a jam started without one
+    jam_default_bars: int = Field(4, ge=1, le=16)  # bars per segment of a jam started without them
+    jam_crossfade_beats: float = Field(1.0, ge=0, le=8)  # each seam's crossfade, in beats
 
     # --- output ------------------------------------------------------------------------------
     mp3_bitrate_kbps: int = Field(192, ge=32, le=320)  # first bitrate tried; lowered to fit uploads
@@ -107,6 +122,10 @@ class Settings(BaseSettings):
     @property
     def results_dir(self) -> Path:
         return self.data_dir / "results"
+
+    @property
+    def inputs_dir(self) -> Path:
+        return self.data_dir / "inputs"
 
     @property
     def cache_dir(self) -> Path:

@@ -8,10 +8,13 @@ memory); and every way a file can be wrong gets its own sentence, because "inval
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import struct
+import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -184,13 +187,24 @@ def _check_structure(data: bytes, fmt: str) -> None:
 # --- decoding ---------------------------------------------------------------------------------------
 
 
-def _guard_pillow(max_pixels: int) -> None:
-    """Make Pillow's own decompression-bomb guard (a process-wide setting) match our pixel cap.
+_pillow_limit_lock = threading.Lock()
 
-    It is the second line of defence: our header check below refuses first, with a clearer message. Every
-    caller passes the same IMAGE_MAX_PIXELS setting, so concurrent calls agree on the value.
+
+@contextlib.contextmanager
+def _pillow_bomb_limit(max_pixels: int) -> Iterator[None]:
+    """Pillow's own decompression-bomb guard set to our cap while we decode, then put back.
+
+    It is the second line of defence (our header check refuses first, with a clearer message). The limit
+    is process-wide, so decodes hold a lock rather than leave a caller's cap behind for unrelated code
+    (the riffusion codec, previews) or race another thread's value.
     """
-    Image.MAX_IMAGE_PIXELS = max_pixels
+    with _pillow_limit_lock:
+        previous = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = max_pixels
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = previous
 
 
 def _is_truncation(exc: Exception) -> bool:
@@ -211,7 +225,7 @@ def _sixteen_bit_to_rgb(image: Image.Image) -> Image.Image:
     else:
         scaled = values / 255.0
     grey = np.round(np.clip(np.nan_to_num(scaled), 0.0, 1.0) * 255.0).astype(np.uint8)
-    return Image.fromarray(grey, mode="L").convert("RGB")
+    return Image.fromarray(grey).convert("RGB")
 
 
 def to_rgb(image: Image.Image, background: tuple[int, int, int] = BACKGROUND) -> Image.Image:
@@ -253,7 +267,12 @@ def load_image(
         raise _refuse_non_image(data, name)
     _check_polyglot(data, fmt)
     _check_structure(data, fmt)
-    _guard_pillow(max_pixels)
+    with _pillow_bomb_limit(max_pixels):
+        return _open_and_decode(data, fmt, max_pixels, max_side)
+
+
+def _open_and_decode(data: bytes, fmt: str, max_pixels: int, max_side: int) -> LoadedImage:
+    """Open the header, check the pixel count, then decode (under the caller's Pillow limit)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -278,16 +297,20 @@ def _pixels_in(exc: Exception) -> int | None:
     return int(found.group(1)) if found else None
 
 
+def _pixel_count(pixels: int) -> str:
+    return f"{pixels / 1e6:,.0f} megapixels" if pixels >= 10_000_000 else f"{pixels:,} pixels"
+
+
 def _bomb(pixels: int | None, max_pixels: int, size: tuple[int, int] | None = None) -> ImageRejected:
     if size:
         stated = f"{size[0]:,} × {size[1]:,} pixels"
     elif pixels:
-        stated = f"{pixels / 1e6:,.0f} megapixels"
+        stated = _pixel_count(pixels)
     else:
         stated = "more pixels than allowed"
     return ImageRejected(
         "too_many_pixels",
-        f"That picture is {stated}; the limit is {max_pixels / 1e6:.0f} megapixels. "
+        f"That picture is {stated}; the limit is {_pixel_count(max_pixels)}. "
         f"Send a smaller version (a screenshot works).",
     )
 
@@ -307,7 +330,7 @@ def _decode(image: Image.Image, fmt: str, max_side: int) -> LoadedImage:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise _bomb(_pixels_in(exc), int(Image.MAX_IMAGE_PIXELS or 0), original) from None
+        raise _bomb(_pixels_in(exc), int(Image.MAX_IMAGE_PIXELS or 0), original) from None  # limit: ours
     except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError) as exc:
         cut = _is_truncation(exc) or isinstance(exc, EOFError)
         raise (_truncated(fmt) if cut else _corrupt(fmt)) from None

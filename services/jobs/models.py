@@ -30,6 +30,48 @@ class JobState(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class JamSegment:
+    """One contribution of a prompt jam, as a jam render needs it (jam addition, see services/jams)."""
+
+    contribution_id: int  # the contribution's id in the jams table
+    prompt: str  # the contributor's prompt, full text
+    seed: int  # fixed when the prompt was added: the same segment renders the same way every time
+    author_id: int  # contributor's user id (never rendered as a mention)
+    author_name: str  # contributor's display name, for the credits
+
+
+@dataclass(frozen=True)
+class JamPlan:
+    """What a jam render makes: segments in order, all in one tempo and key (jam addition)."""
+
+    jam_id: str  # the jam's id; rendered segments are cached under DATA_DIR/jams/<jam_id>/
+    theme: str  # the jam's theme ("" when none), for the title
+    bpm: float  # every segment is rendered at this tempo
+    key: str  # ... and in this key ("A minor")
+    bars: int  # bars per segment: each segment is cut on a bar line
+    beats_per_bar: int  # beats in a bar (the jam's metre is beats_per_bar/4)
+    crossfade_beats: float  # length of each seam's crossfade, in beats
+    segments: tuple[JamSegment, ...]  # active contributions in jam order
+    final: bool = False  # True for the render made when the jam ended
+
+    @property
+    def segment_s(self) -> float:
+        """Seconds per segment: bars x beats per bar x 60 / bpm."""
+        return self.bars * self.beats_per_bar * 60.0 / self.bpm
+
+    @property
+    def crossfade_s(self) -> float:
+        return self.crossfade_beats * 60.0 / self.bpm
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JamPlan:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["segments"] = tuple(JamSegment(**seg) for seg in data.get("segments", ()))
+        return cls(**values)
+
+
+@dataclass(frozen=True)
 class MusicRequest:
     """What a user asked for, from Discord or the command line (no Discord objects)."""
 
@@ -40,6 +82,10 @@ class MusicRequest:
     bpm: float | None = None  # tempo option; wins over the prompt
     key: str | None = None  # key option ("A minor"); wins over the prompt
     instruments: str | None = None  # instruments option (notes backend): "fiddle, guitar, bass"
+    input_path: str | None = None  # a user's attachment, saved under DATA_DIR/inputs/<job>/ (never in the DB)
+    input_name: str | None = None  # the attachment's file name, for messages only (never trusted)
+    input_kind: Literal["image", "audio"] | None = None  # what the attachment is meant to be
+    image_mode: Literal["describe", "sonify", "img2img"] | None = None  # how a picture becomes music
     user_id: int = 0  # requester (0 on the command line)
     user_name: str = ""  # requester's display name, for summaries
     guild_id: int | None = None  # where it was asked (None in DMs and the CLI)
@@ -47,6 +93,7 @@ class MusicRequest:
     upload_limit_bytes: int = 10 * 1024 * 1024  # the guild's filesize_limit
     action: Action = "create"  # how this request came to be
     parent_job_id: str | None = None  # the job a button click derived this from
+    jam: JamPlan | None = None  # jam addition: set, the worker renders this jam (services/jams/render.py)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -55,7 +102,10 @@ class MusicRequest:
     def from_json(cls, text: str) -> MusicRequest:
         data = json.loads(text)
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        if values.get("jam") is not None:  # jam addition: rebuild the nested plan
+            values["jam"] = JamPlan.from_dict(values["jam"])
+        return cls(**values)
 
     def derive(self, **changes: Any) -> MusicRequest:
         return replace(self, **changes)
@@ -92,6 +142,7 @@ class MusicResult:
     summary: tuple[str, ...] = ()  # what the backend understood, one line each
     notes: tuple[str, ...] = ()  # warnings: shortened to fit, repairs, …
     render_seconds: float = 0.0  # wall time spent generating
+    credits: tuple[str, ...] = ()  # jam addition: "0:00–0:04 @alice — 'sunrise flute'", one line each
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -102,6 +153,7 @@ class MusicResult:
         data["tags"] = tuple(data.get("tags", ()))
         data["summary"] = tuple(data.get("summary", ()))
         data["notes"] = tuple(data.get("notes", ()))
+        data["credits"] = tuple(data.get("credits", ()))
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 

@@ -34,21 +34,27 @@ def run_job(
     progress: ProgressFn,
 ) -> MusicResult:
     """Generate the music for `request` and write MP3, preview PNG and MIDI under the results folder."""
+    if request.jam is not None:  # jam addition: a prompt jam renders segment by segment
+        from services.jams.render import render_jam
+
+        return render_jam(job_id, request, settings, progress)
     started = time.perf_counter()
-    backend = get_backend(request.backend, settings)
-    generation = backend.generate(
-        GenerationRequest(
-            prompt=request.prompt,
-            duration_s=request.duration_s,
-            seed=request.seed,
-            bpm=request.bpm,
-            key=request.key,
-            default_duration_s=float(settings.default_duration_s),
-            max_duration_s=float(settings.max_duration_s),
-            instruments=request.instruments,
-        ),
-        progress,
+    generation_request = GenerationRequest(
+        prompt=request.prompt,
+        duration_s=request.duration_s,
+        seed=request.seed,
+        bpm=request.bpm,
+        key=request.key,
+        default_duration_s=float(settings.default_duration_s),
+        max_duration_s=float(settings.max_duration_s),
+        instruments=request.instruments,
     )
+    if request.input_kind == "image":
+        from services.images.job import generate_from_image
+
+        generation = generate_from_image(request, generation_request, settings, progress)
+    else:
+        generation = get_backend(request.backend, settings).generate(generation_request, progress)
 
     progress("mastering", 0, 2)
     audio = fit_length(generation.audio.to_stereo(), generation.duration_s)
@@ -63,7 +69,7 @@ def run_job(
         midi_path.write_bytes(generation.midi)
 
     progress("encoding MP3", 1, 2)
-    preview: bytes | None = render_preview(audio, title=generation.title)
+    preview: bytes | None = generation.preview_png or render_preview(audio, title=generation.title)
     midi_bytes = len(generation.midi) if generation.midi else 0
     tags = {"title": generation.title, "artist": "promptjam", "comment": request.prompt}
     bitrates = tuple(b for b in (320, 256, 192, 160, 128, 96, 64, 48, 32) if b <= settings.mp3_bitrate_kbps)
@@ -105,7 +111,7 @@ def run_job(
         job_id=job_id,
         title=generation.title,
         mp3_path=str(mp3_path),
-        mp3_filename=mp3_filename(request.prompt),
+        mp3_filename=mp3_filename(request.prompt or f"picture {request.input_name or ''}"),
         preview_path=str(preview_path) if preview_path else None,
         midi_path=str(midi_path) if midi_path else None,
         duration_s=fitted.duration_s,

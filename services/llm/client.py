@@ -26,7 +26,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -249,7 +249,7 @@ class LLMClient:
 
     def complete_json(
         self,
-        messages: Sequence[dict[str, str]],
+        messages: Sequence[Mapping[str, Any]],
         *,
         schema: dict[str, Any],
         schema_name: str = "reply",
@@ -262,7 +262,7 @@ class LLMClient:
 
     async def acomplete_json(
         self,
-        messages: Sequence[dict[str, str]],
+        messages: Sequence[Mapping[str, Any]],
         *,
         schema: dict[str, Any],
         schema_name: str = "reply",
@@ -318,7 +318,7 @@ class LLMClient:
     async def _create(
         self,
         client: Any,
-        messages: Sequence[dict[str, str]],
+        messages: Sequence[Mapping[str, Any]],
         mode: ResponseMode,
         schema: dict[str, Any],
         schema_name: str,

@@ -66,7 +66,8 @@ class SpectrogramJob:
             return 1.0
         if self.end is None:
             return self.start.denoising
-        return lerp(self.start.denoising, self.end.denoising, self.alpha)
+        # rounded: a lerp of equal strengths can land a hair below them and lose a whole step
+        return round(lerp(self.start.denoising, self.end.denoising, self.alpha), 6)
 
     @property
     def guidance(self) -> float:
@@ -76,7 +77,7 @@ class SpectrogramJob:
 
     def batch_key(self) -> tuple[int, int, int, bool, float]:
         """Jobs with equal keys can share one pipeline call (same schedule, size and kind)."""
-        return (self.steps, self.width, self.height, self.init_image is not None, round(self.strength, 6))
+        return (self.steps, self.width, self.height, self.init_image is not None, self.strength)
 
 
 def lerp(a: float, b: float, alpha: float) -> float:

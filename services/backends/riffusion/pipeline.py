@@ -47,7 +47,7 @@ class PipelineConfig:
     revision: str | None = None  # hub branch, tag or commit; None: the default branch
     device: str = "auto"  # "auto" (cuda → mps → cpu), "cuda", "mps" or "cpu"
     scheduler: str = DEFAULT_SCHEDULER  # a key of SCHEDULERS
-    allow_download: bool = False  # False: a hub id must already be in the local cache (no network at run time)
+    allow_download: bool = False  # False: a hub id must already be in the local cache (no network)
 
     def __post_init__(self) -> None:
         if self.scheduler not in SCHEDULERS:
@@ -109,12 +109,16 @@ class SpectrogramPipeline:
     def load(cls, config: PipelineConfig) -> SpectrogramPipeline:
         """Load from a hub id or a local folder: no safety checker (these are spectrograms), fp16 on CUDA."""
         from diffusers import StableDiffusionPipeline
+        from diffusers.utils import deprecation_utils
 
         device = resolve_device(config.device)
+        # diffusers renamed torch_dtype to dtype (0.36); older releases only know the first
+        renamed = hasattr(deprecation_utils, "_TORCH_DTYPE_DEPRECATION_MESSAGE")
+        dtype_arg = "dtype" if renamed else "torch_dtype"
         pipe = StableDiffusionPipeline.from_pretrained(
             config.model,
             revision=config.revision,
-            torch_dtype=dtype_for(device),
+            **{dtype_arg: dtype_for(device)},
             safety_checker=None,
             requires_safety_checker=False,
             local_files_only=not config.allow_download,
@@ -212,7 +216,7 @@ class SpectrogramPipeline:
             if init_images is None:
                 latents = noise * scheduler.init_noise_sigma
             else:
-                run = min(int(steps * strength), steps)
+                run = min(int(steps * strength + 1e-6), steps)  # diffusers' count, immune to float dust
                 if run < 1:
                     raise ValueError(f"strength {strength} leaves no denoising step out of {steps}")
                 start = (steps - run) * scheduler.order
@@ -221,7 +225,8 @@ class SpectrogramPipeline:
                     scheduler.set_begin_index(start)
                 init = self._encode_images(init_images, width, height)
                 latents = scheduler.add_noise(init, noise, timesteps[:1].repeat(len(items)))
-            text = torch.cat([torch.stack([i.negative for i in items]), torch.stack([i.embeds for i in items])])
+            negative = torch.stack([i.negative for i in items])
+            text = torch.cat([negative, torch.stack([i.embeds for i in items])])
             guidance = torch.tensor([i.guidance for i in items], device=self.device, dtype=self.dtype)
             guidance = guidance.reshape(-1, 1, 1, 1)
             total = len(timesteps)
@@ -257,7 +262,7 @@ class SpectrogramPipeline:
         batch = torch.stack(pixels).to(self.device, self.dtype)
         vae = self.pipe.vae
         latents = vae.encode(batch).latent_dist.mean
-        return latents * float(vae.config.scaling_factor)  # type: ignore[no-any-return]
+        return latents * float(vae.config.scaling_factor)
 
     def _decode_latents(self, latents: torch.Tensor) -> npt.NDArray[np.float32]:
         vae = self.pipe.vae

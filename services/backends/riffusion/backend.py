@@ -1,0 +1,343 @@
+"""The riffusion backend: words (and a beat or the user's audio) → spectrogram windows → music.
+
+Read top-down: check the model is there (without loading it), read tempo and feel from the prompt with
+the styles interpreter, pick a seed spectrogram (a beat at that tempo by default, the "any beat" fix; or
+the user's audio), lay out 5.11 s windows on the beat grid, draw them all in as few batched pipeline calls
+as possible by walking riffusion's interpolation from seed to seed, decode them with the codec and join
+them with crossfades. Longer pieces morph gradually instead of repeating one window.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from PIL import Image
+
+from services.audio.edit import concat_crossfade, fit_length
+from services.backends.base import (
+    BackendStatus,
+    BackendUnavailable,
+    Generation,
+    GenerationRequest,
+    ProgressFn,
+)
+from services.backends.riffusion.batching import Batcher
+from services.backends.riffusion.codec import SpectrogramCodec
+from services.backends.riffusion.image_util import png_bytes
+from services.backends.riffusion.interpolate import (
+    AUDIO_DENOISING,
+    DEFAULT_DENOISING,
+    DEFAULT_GUIDANCE,
+    Endpoint,
+    SpectrogramJob,
+    render,
+)
+from services.backends.riffusion.pipeline import (
+    DEFAULT_SCHEDULER,
+    DEFAULT_STEPS,
+    PipelineConfig,
+    SpectrogramPipeline,
+    get_pipeline,
+    to_pil,
+)
+from services.backends.riffusion.seeds import (
+    WINDOW_WIDTH,
+    audio_seed,
+    beat_seed,
+    drum_style_for_genres,
+    texture_seed,
+    window_seconds,
+)
+from services.backends.styles.interpreter import interpret
+
+SETUP_HINT = "pip install -e .[gpu]"
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+MIN_OVERLAP_S = 0.4  # shortest crossfade between windows; the stride is then snapped to the beat grid
+
+
+@dataclass(frozen=True)
+class RiffusionOptions:
+    """How the backend draws; defaults follow riffusion's reference where it has one."""
+
+    model: str = "riffusion/riffusion-model-v1"  # hub id or local folder (RIFFUSION_MODEL)
+    revision: str | None = None  # hub revision (RIFFUSION_REVISION)
+    device: str = "auto"  # DEVICE: auto, cpu, cuda, mps
+    scheduler: str = DEFAULT_SCHEDULER  # RIFFUSION_SCHEDULER: dpm++, ddim, euler, euler-a, pndm, lms
+    steps: int = DEFAULT_STEPS  # RIFFUSION_STEPS: full-schedule steps (img2img runs strength × steps)
+    guidance: float = DEFAULT_GUIDANCE  # RIFFUSION_GUIDANCE
+    denoising: float = DEFAULT_DENOISING  # RIFFUSION_DENOISING: strength from a beat or texture seed
+    audio_denoising: float = AUDIO_DENOISING  # RIFFUSION_AUDIO_DENOISING: strength from the user's audio
+    batch_size: int = 4  # RIFFUSION_BATCH_SIZE: most images in one pipeline call
+    batch_wait_ms: float = 50.0  # RIFFUSION_BATCH_WAIT_MS: how long a batch waits for company
+    max_seconds: float = 60.0  # RIFFUSION_MAX_SECONDS: longest piece (on top of MAX_DURATION_S)
+    image_size: int = 512  # RIFFUSION_IMAGE_SIZE: drawn image side in pixels (tests use 64)
+    alpha_steps: int = 4  # windows per hop from one seed to the next (0.25 alpha apart)
+    hf_cache_dir: Path | None = None  # Hugging Face hub cache to look in; None: the default one
+
+
+@dataclass
+class RiffusionGeneration(Generation):
+    """A Generation plus the pictures and the walk position riffusion can offer."""
+
+    preview_png: bytes | None = None  # the first window's spectrogram, for the result embed
+    seed_png: bytes | None = None  # the seed spectrogram the windows were drawn from
+    last_endpoint: Endpoint | None = None  # where the walk ended: pass to `extend` to continue from here
+    windows: int = 0  # 5.11 s windows drawn
+    extras: dict[str, Any] = field(default_factory=dict)  # anything else worth keeping (seed kind, bpm)
+
+
+def missing_packages() -> list[str]:
+    """The model-stack packages that are not installed (checked without importing them)."""
+    return [name for name in ("torch", "diffusers", "transformers") if importlib.util.find_spec(name) is None]
+
+
+def model_problem(model: str, revision: str | None = None, cache_dir: Path | None = None) -> str | None:
+    """Why `model` cannot be loaded offline, or None when it can. Reads only the file system."""
+    path = Path(model).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            return f"RIFFUSION_MODEL {model} is a file; point it at the model's folder"
+        if not (path / "model_index.json").is_file():
+            return (f"the folder {model} has no model_index.json; point RIFFUSION_MODEL at a diffusers model "
+                    "folder (one saved with save_pretrained or downloaded with huggingface-cli)")
+        return None
+    if not HUB_ID.match(model) or model.startswith((".", "~")):
+        return (f"the model folder {model} does not exist; set RIFFUSION_MODEL to a local folder or a hub id "
+                "such as riffusion/riffusion-model-v1")
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(model, "model_index.json", cache_dir=cache_dir, revision=revision)
+    if isinstance(found, str):
+        return None
+    at = f" at revision {revision}" if revision else ""
+    return (f"the model {model}{at} is not downloaded: run `huggingface-cli download {model}` "
+            "or set RIFFUSION_MODEL to a local folder")
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """How windows tile the piece."""
+
+    count: int  # windows to draw
+    stride_s: float  # seconds from one window's start to the next (a whole number of beats or bars)
+    overlap_s: float  # crossfade between neighbours
+
+
+def window_layout(duration_s: float, bpm: float | None, beats_per_bar: float, window_s: float) -> _Layout:
+    """Windows for `duration_s`, their starts on the beat grid (whole bars when that wastes little)."""
+    longest = window_s - MIN_OVERLAP_S
+    stride = longest
+    if bpm is not None:
+        beat = 60.0 / bpm
+        bar = beat * beats_per_bar
+        by_bars = math.floor(longest / bar) * bar
+        by_beats = math.floor(longest / beat) * beat
+        stride = by_bars if by_bars >= 0.75 * longest else by_beats
+        if stride < window_s / 2:
+            stride = longest
+    count = 1 if duration_s <= window_s else 1 + math.ceil((duration_s - window_s) / stride - 1e-9)
+    return _Layout(count, stride, window_s - stride)
+
+
+class RiffusionBackend:
+    """Riffusion on diffusers: text, a beat at any tempo or the user's audio → music, batched across jobs."""
+
+    name: ClassVar[str] = "riffusion"
+    description: ClassVar[str] = "Stable Diffusion spectrograms from a beat at your tempo or your audio."
+
+    def __init__(self, options: RiffusionOptions | None = None, *, codec: SpectrogramCodec | None = None,
+                 soundfont: Path | None = None) -> None:
+        self.options = options or RiffusionOptions()
+        self.codec = codec or SpectrogramCodec()
+        self.soundfont = soundfont
+        self._lock = threading.Lock()
+        self._batcher: Batcher[SpectrogramJob, Any] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> RiffusionBackend:
+        """Options from Settings; settings the lead has not added yet fall back to the defaults."""
+        base = RiffusionOptions()
+
+        def get(name: str, default: Any) -> Any:
+            value = getattr(settings, name, None)
+            return default if value is None else value
+
+        options = RiffusionOptions(
+            model=str(get("riffusion_model", base.model)),
+            revision=get("riffusion_revision", None),
+            device=str(get("device", base.device)),
+            scheduler=str(get("riffusion_scheduler", base.scheduler)),
+            steps=int(get("riffusion_steps", base.steps)),
+            guidance=float(get("riffusion_guidance", base.guidance)),
+            denoising=float(get("riffusion_denoising", base.denoising)),
+            audio_denoising=float(get("riffusion_audio_denoising", base.audio_denoising)),
+            batch_size=int(get("riffusion_batch_size", base.batch_size)),
+            batch_wait_ms=float(get("riffusion_batch_wait_ms", base.batch_wait_ms)),
+            max_seconds=float(get("riffusion_max_seconds", base.max_seconds)),
+        )
+        return cls(options, soundfont=get("soundfont_path", None))
+
+    # ---- availability ------------------------------------------------------------------------------
+
+    def available(self) -> BackendStatus:
+        """Whether the packages and the model files are present; never loads the model."""
+        missing = missing_packages()
+        if missing:
+            reason = f"riffusion needs {', '.join(missing)}, which is not installed: run `{SETUP_HINT}`"
+            return BackendStatus(self.name, False, reason, self.description)
+        try:
+            problem = model_problem(self.options.model, self.options.revision, self.options.hf_cache_dir)
+        except Exception as exc:  # a broken cache or hub client: say so rather than crash /music backends
+            problem = f"could not look for the model {self.options.model}: {exc}"
+        if problem is not None:
+            return BackendStatus(self.name, False, f"riffusion: {problem}", self.description)
+        return BackendStatus(self.name, True, "ready", self.description)
+
+    def pipeline(self) -> SpectrogramPipeline:
+        """The shared model, loaded on first use; BackendUnavailable with the reason when it cannot be."""
+        status = self.available()
+        if not status.available:
+            raise BackendUnavailable(status.reason)
+        o = self.options
+        config = PipelineConfig(o.model, o.revision, o.device, o.scheduler)
+        try:
+            return get_pipeline(config)
+        except (OSError, ValueError, ImportError) as exc:
+            raise BackendUnavailable(f"riffusion: the model {o.model} could not be loaded: {exc}") from exc
+
+    def batcher(self) -> Batcher[SpectrogramJob, Any]:
+        """The one batcher of this backend (per process), created with the model."""
+        with self._lock:
+            if self._batcher is None:
+                pipe = self.pipeline()
+                self._batcher = Batcher(
+                    lambda jobs, on_step: list(render(pipe, jobs, on_step)),
+                    SpectrogramJob.batch_key,
+                    max_batch=self.options.batch_size,
+                    max_wait_s=self.options.batch_wait_ms / 1000.0,
+                )
+            return self._batcher
+
+    # ---- entry points ------------------------------------------------------------------------------
+
+    def generate(self, request: GenerationRequest, progress: ProgressFn) -> RiffusionGeneration:
+        """Text → music, img2img from a beat at the prompt's (or option's) tempo."""
+        return self._make(request, progress, audio=None, previous=None)
+
+    def generate_from_audio(
+        self, request: GenerationRequest, audio_bytes: bytes, fmt: str, progress: ProgressFn,
+        *, start_s: float = 0.0,
+    ) -> RiffusionGeneration:
+        """Audio-to-audio: the user's file (mp3/wav/ogg/flac) is the seed, restyled by the prompt."""
+        return self._make(request, progress, audio=(audio_bytes, fmt, start_s), previous=None)
+
+    def extend(
+        self, request: GenerationRequest, previous: Endpoint, progress: ProgressFn
+    ) -> RiffusionGeneration:
+        """More music that starts where `previous` (a result's last_endpoint) left off and walks toward
+        the request's prompt and seed."""
+        return self._make(request, progress, audio=None, previous=previous)
+
+    # ---- the work ----------------------------------------------------------------------------------
+
+    def _make(
+        self, request: GenerationRequest, progress: ProgressFn, *, audio: tuple[bytes, str, float] | None,
+        previous: Endpoint | None,
+    ) -> RiffusionGeneration:
+        o = self.options
+        progress("reading the prompt", 0, 1)
+        spec = interpret(request.prompt, bpm=request.bpm, key=request.key, duration_s=request.duration_s,
+                         default_duration_s=request.default_duration_s, embedder=None)
+        notes: list[str] = []
+        limit = min(float(request.max_duration_s), o.max_seconds)
+        duration = spec.duration_s
+        if duration > limit:
+            notes.append(f"Asked for {duration:.0f} s; riffusion here makes at most {limit:.0f} s.")
+            duration = limit
+        self.pipeline()  # fail fast, before any work, when the model cannot load
+
+        progress("drawing the seed", 0, 1)
+        num, den = spec.time_signature
+        if audio is not None:
+            seed_image = audio_seed(audio[0], audio[1], start_s=audio[2], codec=self.codec)
+            seed_kind, denoising, bpm = "your audio", o.audio_denoising, None
+        elif spec.drums:
+            style = drum_style_for_genres(spec.genres, spec.time_signature)
+            seed_image = beat_seed(spec.tempo_bpm, style, time_signature=spec.time_signature,
+                                   soundfont=self.soundfont, codec=self.codec)
+            bpm = spec.tempo_bpm
+            seed_kind, denoising = f"{style} beat at {bpm:.0f} bpm", o.denoising
+        else:
+            seed_image = texture_seed("drone", seed=request.seed, codec=self.codec)
+            seed_kind, denoising, bpm = "drone texture (no drums asked)", o.denoising, None
+
+        layout = window_layout(duration, bpm, num * 4.0 / den, window_seconds(self.codec.params))
+        first = Endpoint(request.prompt, request.seed, o.guidance, denoising)
+        # extending: the first window is already one step past the previous piece's last point
+        waypoints, offset = ([previous, first], 1) if previous is not None else ([first], 0)
+        jobs, last = self._walk(waypoints, offset, layout.count, seed_image)
+
+        pixels = self.batcher().submit_many(jobs, lambda k, n: progress("denoising", k, n))
+
+        progress("turning spectrograms into sound", 0, 1)
+        images = [to_pil(p) for p in pixels]
+        frame = (WINDOW_WIDTH, self.codec.params.num_frequencies)
+        decoded = self.codec.image_to_audio_batch(
+            [im if im.size == frame else im.resize(frame, Image.Resampling.BICUBIC) for im in images]
+        )
+        joined = concat_crossfade(decoded, layout.overlap_s) if len(decoded) > 1 else decoded[0]
+        music = fit_length(joined, duration)
+        progress("turning spectrograms into sound", 1, 1)
+
+        summary = [
+            f"seed: {seed_kind}",
+            f"windows: {layout.count} × {window_seconds(self.codec.params):.2f} s, "
+            f"{layout.overlap_s:.2f} s crossfades, walking seeds from {request.seed}",
+            f"model: {o.model}, {o.steps} steps ({o.scheduler}), guidance {o.guidance:g}, "
+            f"strength {denoising:g}",
+        ] + spec.summary_lines()
+        return RiffusionGeneration(
+            audio=music, title=_title(request.prompt), duration_s=duration, summary=summary,
+            tempo_bpm=bpm, key=None, time_signature=f"{num}/{den}", tags=spec.tags, notes=notes,
+            preview_png=png_bytes(images[0]), seed_png=png_bytes(seed_image), last_endpoint=last,
+            windows=layout.count, extras={"seed": seed_kind, "stride_s": layout.stride_s},
+        )
+
+    def _walk(
+        self, waypoints: list[Endpoint], offset: int, count: int, seed_image: Image.Image
+    ) -> tuple[list[SpectrogramJob], Endpoint]:
+        """Jobs for `count` windows walking waypoint to waypoint, alpha_steps windows a hop; the walk goes
+        on past the last waypoint through its seed + 1, + 2 …; `offset` windows of the walk are skipped.
+        Also returns the waypoint nearest the last window."""
+        o = self.options
+        size = o.image_size
+        steps_per_hop = max(1, o.alpha_steps)
+
+        def waypoint(index: int) -> Endpoint:
+            if index < len(waypoints):
+                return waypoints[index]
+            last = waypoints[-1]
+            seed = last.seed + index - len(waypoints) + 1
+            return Endpoint(last.prompt, seed, last.guidance, last.denoising)
+
+        jobs = []
+        position = offset
+        for k in range(count):
+            hop, part = divmod(position + k, steps_per_hop)
+            alpha = part / steps_per_hop
+            end = waypoint(hop + 1) if part else None
+            jobs.append(SpectrogramJob(waypoint(hop), end, alpha, seed_image, o.steps, size, size))
+        final_hop, final_part = divmod(position + count - 1, steps_per_hop)
+        return jobs, waypoint(final_hop + (1 if final_part * 2 >= steps_per_hop else 0))
+
+
+def _title(prompt: str) -> str:
+    words = prompt.strip().split()
+    title = " ".join(words[:8]) + ("…" if len(words) > 8 else "")
+    return title[:1].upper() + title[1:] if title else "Untitled"
