@@ -31,7 +31,8 @@ class PromptJamBot(commands.Bot):
         **options: Any,
     ) -> None:
         intents = discord.Intents.default()
-        intents.message_content = False
+        # Privileged; only listening channels need it (attachments of plain messages).
+        intents.message_content = settings.message_content_intent
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,

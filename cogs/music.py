@@ -31,6 +31,15 @@ log = logging.getLogger(__name__)
 
 DEFAULT_UPLOAD_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
 
+
+def _can_manage_guild(interaction: discord.Interaction[Any]) -> bool:
+    """Manage Server, or Administrator (which implies it)."""
+    perms = interaction.permissions
+    if perms.manage_guild or perms.administrator:
+        return True
+    raise app_commands.CheckFailure("Only members who can manage this server can change where I listen.")
+
+
 _IMAGE_MODES: dict[str, Literal["describe", "sonify", "img2img"]] = {
     "describe": "describe",
     "sonify": "sonify",
@@ -274,6 +283,71 @@ class MusicCog(commands.Cog, name="Music"):
 
         await self._start_job(interaction, request, before_submit=fetch)
 
+    @music.command(
+        name="listen", description="Admins: answer every picture posted in this channel with music"
+    )
+    @app_commands.describe(enabled="On: pictures posted here get music; off: stop")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.check(_can_manage_guild)
+    async def listen(self, interaction: discord.Interaction[Any], enabled: bool) -> None:
+        if enabled and not self.engine.settings.message_content_intent:
+            raise UserError(
+                "Listening needs Discord's Message Content intent: the bot's operator enables it in the "
+                "developer portal (Bot → Privileged Gateway Intents) and sets MESSAGE_CONTENT_INTENT=true."
+            )
+        assert interaction.guild_id is not None and interaction.channel_id is not None
+        await self.engine.guilds.set_listening(interaction.guild_id, interaction.channel_id, enabled)
+        state = "listening to pictures posted here 🎧" if enabled else "no longer listening here"
+        await interaction.response.send_message(f"OK — {state}.", ephemeral=True)
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        """In listening channels a posted picture gets music, posted in the channel mentioning its poster."""
+        if message.author.bot or message.guild is None:
+            return
+        if not self.engine.guilds.is_listening(message.guild.id, message.channel.id):
+            return
+        source = first_image(message)
+        if source is None:
+            return
+        job_id = f"msg-{message.id}"
+        try:
+            limit = self.engine.settings.image_max_bytes
+            check_size(source.size, limit)
+            request = self.engine.build_request(
+                RequestOptions(
+                    prompt=message.content[:1000],
+                    input_kind="image",
+                    input_name=source.name[:100],
+                    image_mode="describe",
+                ),
+                user_id=message.author.id,
+                user_name=getattr(message.author, "display_name", message.author.name),
+                guild_id=message.guild.id,
+                channel_id=message.channel.id,
+                upload_limit_bytes=message.guild.filesize_limit,
+            )
+            self.engine.job_service.admit(request, reserve=job_id)
+            try:
+                data = await download(self.bot, source, limit)
+                path = await asyncio.to_thread(self.engine.stage_input, job_id, data)
+                delivery = DiscordDelivery(
+                    application_id=self.bot.application_id or 0,
+                    interaction_token="",
+                    token_expires_at=0.0,  # no interaction: the result is posted in the channel
+                    channel_id=message.channel.id,
+                )
+                await self.engine.submit(job_id, request.derive(input_path=path), delivery)
+            finally:
+                self.engine.job_service.release(job_id)
+            await message.add_reaction("🎧")
+        except UserError as exc:
+            log.info("listening channel %s: %s", message.channel.id, exc.message)
+            await message.reply(f"⚠️ {exc.message}", allowed_mentions=NO_MENTIONS, mention_author=False)
+        except discord.HTTPException:
+            log.warning("listening channel %s: could not answer", message.channel.id, exc_info=True)
+
     @create.autocomplete("backend")
     async def _backend_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
@@ -373,6 +447,9 @@ class MusicCog(commands.Cog, name="Music"):
         if isinstance(error, UserError):
             message = f"⚠️ {error.message}"
             log.info("user error for %s: %s", interaction.user.id, error.message)
+        elif isinstance(error, app_commands.CheckFailure):
+            message = f"⛔ {error}"
+            log.info("check failed for %s: %s", interaction.user.id, error)
         elif isinstance(error, app_commands.TransformerError):
             message = f"⚠️ {friendly_transform_error(error)}"
             log.info("bad option from %s: %s", interaction.user.id, error)

@@ -20,6 +20,7 @@ from typing import Literal
 from services.backends.base import BackendStatus
 from services.backends.registry import all_statuses, backend_status
 from services.errors import UnknownJob, UserError
+from services.guild_settings import GuildSettingsStore
 from services.jobs.executors import Executor, make_executor
 from services.jobs.models import Action, DiscordDelivery, JobRecord, MusicRequest
 from services.jobs.service import JobService
@@ -66,10 +67,12 @@ class Engine:
         self._stack = AsyncExitStack()
         self.store: JobStore | None = None
         self.jobs: JobService | None = None
+        self.guild_settings: GuildSettingsStore | None = None
 
     async def __aenter__(self) -> Engine:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = await self._stack.enter_async_context(JobStore(self._database))
+        self.guild_settings = await self._stack.enter_async_context(GuildSettingsStore(self._database))
         executor = self._executor or make_executor(self.settings)
         self.jobs = await self._stack.enter_async_context(JobService(self.settings, self.store, executor))
         self._pruner = asyncio.create_task(self._prune_forever(), name="promptjam-pruner")
@@ -97,6 +100,12 @@ class Engine:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self._stack.aclose()
+
+    @property
+    def guilds(self) -> GuildSettingsStore:
+        if self.guild_settings is None:
+            raise RuntimeError("Engine is not open")
+        return self.guild_settings
 
     @property
     def job_service(self) -> JobService:

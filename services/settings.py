@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     llm_token_budget: int = Field(120_000, ge=1000, le=10_000_000)  # tokens one job may spend in all
 
     # --- images and audio from users -----------------------------------------------------
-    image_max_bytes: int = Field(25 * 1024 * 1024, ge=1024, le=500 * 1024 * 1024)  # largest attachment fetched
+    image_max_bytes: int = Field(25 * 2**20, ge=1024, le=500 * 2**20)  # largest attachment fetched
     image_max_pixels: int = Field(40_000_000, ge=10_000, le=500_000_000)  # larger pictures are refused unread
     image_sonify_max_seconds: float = Field(20.0, ge=1, le=120)  # longest "sonify" result
     vision_enabled: bool = True  # describe pictures with VISION_MODEL when an LLM is configured
@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     job_timeout_s: int = Field(300, ge=1, le=3600)  # a job running longer is stopped and reported
     workers: int = Field(1, ge=1, le=64)  # parallel jobs (worker processes for CPU backends)
     worker_mode: Literal["process", "thread"] = "process"  # process: isolated, GIL-free; thread: light
-    model_workers: int = Field(4, ge=1, le=64)  # riffusion/musicgen jobs at once; they share a model and batch
+    model_workers: int = Field(4, ge=1, le=64)  # riffusion/musicgen jobs at once, sharing a model, batched
 
     # --- jams (community prompt jams) ---------------------------------------------------------
     jam_max_contributions: int = Field(24, ge=1, le=200)  # prompts in play in one jam (active ones)

@@ -166,3 +166,40 @@ async def test_describe_with_a_vision_model(
     fields = _fields(done)
     assert fields["Tempo"] == "90 bpm"
     assert "lighthouse" in fields["What I understood"]
+
+
+async def test_listening_channel_answers_posted_pictures(
+    fake_discord: FakeDiscord, settings_factory: Callable[..., Settings]
+) -> None:
+    fd = fake_discord
+    guild = fd.add_guild("g")
+    channel = fd.add_text_channel(guild, "gallery")
+    quiet = fd.add_text_channel(guild, "chat")
+    alice = fd.add_user("alice")
+    admin = fd.store.owner  # the guild owner has Manage Server
+    settings = settings_factory(discord_guild_id=guild.id, message_content_intent=True)
+    async with running_bot(fd, settings):
+        denied = await fd.slash_command(alice, channel, "music listen", {"enabled": True})
+        refusal = await denied.wait_response(timeout=5)
+        assert refusal.ephemeral and "manage this server" in (refusal.content or "")
+        on = await fd.slash_command(admin, channel, "music listen", {"enabled": True})
+        assert "listening" in ((await on.wait_response(timeout=5)).content or "")
+        upload = fd.attachment("dawn.png", _png((240, 180, 90)), content_type="image/png")
+        await fd.user_message(alice, channel, "sunrise over the hills", attachments=[upload])
+        answer = await fd.wait_message(channel, predicate=_done, timeout=TIMEOUT)
+        assert f"<@{alice.id}>" in answer.content
+        assert answer.allowed_mentions is not None and answer.allowed_mentions.get("parse") == []
+        # Other channels are not listened to.
+        other = fd.attachment("x.png", _png((1, 1, 1)), content_type="image/png")
+        await fd.user_message(alice, quiet, "not here", attachments=[other])
+        off = await fd.slash_command(admin, channel, "music listen", {"enabled": False})
+        assert "no longer" in ((await off.wait_response(timeout=5)).content or "")
+    assert not any(_done(m) for m in fd.channel_messages(quiet))
+
+
+async def test_listening_needs_the_message_content_intent(world: World) -> None:
+    inter = await world.fd.slash_command(
+        world.fd.store.owner, world.channel, "music listen", {"enabled": True}
+    )
+    response = await inter.wait_response(timeout=5)
+    assert response.ephemeral and "MESSAGE_CONTENT_INTENT" in (response.content or "")

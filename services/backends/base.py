@@ -69,7 +69,7 @@ class Generation:
     time_signature: str | None = None
     tags: tuple[str, ...] = ()
     midi: bytes | None = None  # standard MIDI file, for backends that write notes
-    preview_png: bytes | None = None  # a backend's own picture (input image beside spectrogram, riffusion's image)
+    preview_png: bytes | None = None  # the backend's own picture (input beside spectrogram, riffusion image)
     notes: list[str] = field(default_factory=list)  # warnings/repairs worth telling the user
 
 

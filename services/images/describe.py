@@ -12,7 +12,7 @@ import dataclasses
 import io
 import logging
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from PIL import Image
 

@@ -26,7 +26,10 @@ def load_input_image(request: MusicRequest, settings: Settings) -> LoadedImage:
         raise UserError("There is no picture attached to this request.")
     data = Path(request.input_path).read_bytes()
     return load_image(
-        data, max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels, name=request.input_name
+        data,
+        max_bytes=settings.image_max_bytes,
+        max_pixels=settings.image_max_pixels,
+        name=request.input_name,
     )
 
 
@@ -62,7 +65,11 @@ def _describe(
     description = describe_image(loaded.image, config=config, user_prompt=request.prompt or None)
     backend = get_backend(request.backend, settings)
     generation = backend.generate(replace(generation_request, prompt=description.prompt), progress)
-    generation.summary = [*description.summary, f"prompt made from it: {description.prompt}", *generation.summary]
+    generation.summary = [
+        *description.summary,
+        f"prompt made from it: {description.prompt}",
+        *generation.summary,
+    ]
     generation.notes = [*description.notes, *generation.notes]
     if not request.prompt:
         generation.title = f"Picture: {description.caption[:60]}" if description.caption else generation.title

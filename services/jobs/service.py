@@ -43,7 +43,7 @@ class QueueEntry:
     eta_s: float | None
 
 
-# Backends whose jobs share one loaded model in worker threads (and batch there); the rest run on the CPU lane.
+# Backends whose jobs share one loaded model in worker threads (and batch there); others use the CPU lane.
 MODEL_BACKENDS = frozenset({"riffusion", "musicgen"})
 
 

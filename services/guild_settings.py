@@ -1,0 +1,62 @@
+"""Per-guild settings an admin changes from Discord (listening channels), kept in the bot's database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import TracebackType
+
+import aiosqlite
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS guild_settings (
+    guild_id         INTEGER PRIMARY KEY,
+    listen_channels  TEXT NOT NULL DEFAULT '[]'
+);
+"""
+
+
+class GuildSettingsStore:
+    """Listening channels per guild, cached in memory (read on every message), written through to SQLite."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection | None = None
+        self._listen: dict[int, set[int]] = {}
+
+    async def __aenter__(self) -> GuildSettingsStore:
+        self._db = await aiosqlite.connect(self.path)
+        await self._db.executescript(_SCHEMA)
+        await self._db.commit()
+        async with self._db.execute("SELECT guild_id, listen_channels FROM guild_settings") as cur:
+            async for guild_id, channels in cur:
+                self._listen[int(guild_id)] = {int(c) for c in json.loads(channels)}
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    def is_listening(self, guild_id: int | None, channel_id: int) -> bool:
+        return guild_id is not None and channel_id in self._listen.get(guild_id, set())
+
+    def listening_channels(self, guild_id: int) -> set[int]:
+        return set(self._listen.get(guild_id, set()))
+
+    async def set_listening(self, guild_id: int, channel_id: int, enabled: bool) -> None:
+        if self._db is None:
+            raise RuntimeError("GuildSettingsStore is not open")
+        channels = self._listen.setdefault(guild_id, set())
+        if enabled:
+            channels.add(channel_id)
+        else:
+            channels.discard(channel_id)
+        await self._db.execute(
+            "INSERT INTO guild_settings (guild_id, listen_channels) VALUES (?, ?) "
+            "ON CONFLICT(guild_id) DO UPDATE SET listen_channels = excluded.listen_channels",
+            (guild_id, json.dumps(sorted(channels))),
+        )
+        await self._db.commit()
