@@ -55,7 +55,8 @@ def main() -> None:
 
     from services.audio.mp3 import decode_audio
     from services.audio.types import Audio
-    from services.backends.riffusion import SpectrogramCodec, SpectrogramParams, mel_filterbank
+    from services.backends.riffusion.codec import SpectrogramCodec, mel_filterbank
+    from services.backends.riffusion.params import SpectrogramParams
     from services.backends.riffusion.image_util import mel_from_image, read_params
 
     torch.set_num_threads(args.cores)

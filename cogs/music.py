@@ -18,7 +18,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.attachments import ImageSource, check_size, download, first_image
+from cogs.attachments import AUDIO_SUFFIXES, ImageSource, check_size, download, first_image
 from cogs.delivery import Deliverer
 from cogs.formatting import NO_MENTIONS, backends_embed, progress_content, safe_text
 from services.engine import Engine, RequestOptions
@@ -146,6 +146,7 @@ class MusicCog(commands.Cog, name="Music"):
         seed="Same seed + same prompt = same music",
         bpm="Tempo in beats per minute (wins over the prompt)",
         key='Key, e.g. "A minor" (wins over the prompt)',
+        audio="Your own audio (mp3, wav, ogg, flac) for riffusion to restyle",
     )
     async def create(
         self,
@@ -156,7 +157,11 @@ class MusicCog(commands.Cog, name="Music"):
         seed: app_commands.Range[int, 0, 2**31 - 1] | None = None,
         bpm: app_commands.Range[int, 20, 300] | None = None,
         key: app_commands.Range[str, 1, 40] | None = None,
+        audio: discord.Attachment | None = None,
     ) -> None:
+        if audio is not None:
+            await self._start_audio_job(interaction, audio, prompt, backend, duration, seed, bpm, key)
+            return
         request = self.engine.build_request(
             RequestOptions(prompt=prompt, backend=backend, duration_s=duration, seed=seed, bpm=bpm, key=key),
             user_id=interaction.user.id,
@@ -245,6 +250,49 @@ class MusicCog(commands.Cog, name="Music"):
                 "That message has no picture I can hear (attach a PNG, JPEG, WebP, GIF, BMP or TIFF)."
             )
         await self._start_image_job(interaction, source, "describe", None, None, None, None)
+
+    async def _start_audio_job(
+        self,
+        interaction: discord.Interaction[Any],
+        attachment: discord.Attachment,
+        prompt: str,
+        backend: str | None,
+        duration: int | None,
+        seed: int | None,
+        bpm: int | None,
+        key: str | None,
+    ) -> None:
+        if (backend or "riffusion") != "riffusion":
+            raise UserError("Only the riffusion backend can start from your audio — leave backend empty.")
+        if not attachment.filename.lower().endswith(AUDIO_SUFFIXES):
+            raise UserError("Attach an audio file (mp3, wav, ogg or flac).")
+        limit = self.engine.settings.image_max_bytes
+        source = ImageSource(attachment.filename, attachment.size, attachment=attachment)
+        check_size(source.size, limit)
+        request = self.engine.build_request(
+            RequestOptions(
+                prompt=prompt,
+                backend="riffusion",
+                duration_s=duration,
+                seed=seed,
+                bpm=bpm,
+                key=key,
+                input_kind="audio",
+                input_name=attachment.filename[:100],
+            ),
+            user_id=interaction.user.id,
+            user_name=interaction.user.display_name,
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            upload_limit_bytes=_upload_limit(interaction),
+        )
+
+        async def fetch(job_id: str, request: MusicRequest) -> MusicRequest:
+            data = await download(self.bot, source, limit)
+            path = await asyncio.to_thread(self.engine.stage_input, job_id, data)
+            return request.derive(input_path=path)
+
+        await self._start_job(interaction, request, before_submit=fetch)
 
     async def _start_image_job(
         self,

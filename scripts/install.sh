@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Set up .venv with everything promptjam needs on a CPU machine (no GPU, no API key, no downloads at run time).
 #   scripts/install.sh          the bot, the command line and the styles engine
-#   scripts/install.sh --dev    the same plus the test and lint tools
+#   scripts/install.sh --dev    the same plus the model backends' packages (diffusers) and the test tools
+#   scripts/install.sh --gpu    the bot plus the model backends' packages (riffusion; needs the model files)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3}"
 extras="embeddings"
 if [[ "${1:-}" == "--dev" ]]; then
-    extras="embeddings,dev"
+    extras="embeddings,gpu,dev"
+elif [[ "${1:-}" == "--gpu" ]]; then
+    extras="embeddings,gpu"
 fi
 
 if [[ ! -x .venv/bin/python ]]; then

@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"  # torch device for model backends
     riffusion_model: str = "riffusion/riffusion-model-v1"  # hub id or local folder
     musicgen_model: str = "facebook/musicgen-small"  # hub id or local folder
+    riffusion_revision: str | None = None  # hub revision of RIFFUSION_MODEL (branch, tag or commit)
+    riffusion_scheduler: Literal["dpm++", "ddim", "euler", "euler-a", "pndm", "lms"] = "dpm++"
+    riffusion_steps: int = Field(22, ge=1, le=200)  # denoising steps of a full schedule
+    riffusion_guidance: float = Field(7.0, ge=0, le=30)  # classifier-free guidance scale
+    riffusion_denoising: float = Field(0.75, gt=0, le=1)  # img2img strength from a beat or texture seed
+    riffusion_audio_denoising: float = Field(0.55, gt=0, le=1)  # strength from the user's own audio
+    riffusion_batch_size: int = Field(4, ge=1, le=64)  # most spectrograms in one pipeline call
+    riffusion_batch_wait_ms: float = Field(50.0, ge=0, le=2000)  # how long a batch waits for company
+    riffusion_max_seconds: float = Field(60.0, ge=5, le=600)  # longest riffusion piece (5.11 s windows)
 
     # --- LLM (notes, code, image description) ------------------------------------------------
     openai_api_key: SecretStr | None = None  # the openai client's own OPENAI_API_KEY

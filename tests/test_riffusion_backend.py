@@ -23,7 +23,7 @@ from services.backends.riffusion.backend import (  # noqa: E402
 )
 from services.backends.riffusion.codec import SpectrogramCodec  # noqa: E402
 from services.backends.riffusion.interpolate import Endpoint  # noqa: E402
-from tests.test_riffusion_pipeline import build_tiny_model, wav_bytes  # noqa: E402
+from tests.tiny_models import build_tiny_model, wav_bytes  # noqa: E402
 
 HUB = "riffusion/riffusion-model-v1"
 

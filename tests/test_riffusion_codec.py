@@ -10,18 +10,9 @@ import torch
 from PIL import Image
 
 from services.audio.types import Audio
-from services.backends.riffusion import (
-    DEFAULT_MAX_VALUE,
-    ExifTag,
-    SpectrogramCodec,
-    SpectrogramParams,
-    image_from_mel,
-    mel_filterbank,
-    mel_from_image,
-    png_bytes,
-    read_params,
-)
-from services.backends.riffusion.codec import _Ops
+from services.backends.riffusion.codec import SpectrogramCodec, _Ops, mel_filterbank
+from services.backends.riffusion.image_util import image_from_mel, mel_from_image, png_bytes, read_params
+from services.backends.riffusion.params import DEFAULT_MAX_VALUE, ExifTag, SpectrogramParams
 
 SR = 44_100
 PARAMS = SpectrogramParams()

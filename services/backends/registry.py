@@ -33,7 +33,7 @@ BACKENDS: dict[str, BackendInfo] = {
         "notes", "A language model writes every note; constraints checked and repaired.", True
     ),
     "riffusion": BackendInfo(
-        "riffusion", "Stable Diffusion on spectrograms, with seed beats and img2img.", False
+        "riffusion", "Stable Diffusion on spectrograms, from a beat at your tempo or your own audio.", True
     ),
     "code": BackendInfo("code", "A language model writes sound code; run in a sandbox.", False),
     "musicgen": BackendInfo("musicgen", "Meta's MusicGen text-to-music model.", False),
@@ -77,7 +77,26 @@ def backend_status(name: str, settings: Settings) -> BackendStatus:
         return _styles_status(settings)
     if name == "notes":
         return _notes_status(settings)
+    if name == "riffusion":
+        return _riffusion_status(settings)
     return BackendStatus(name, False, "not built yet in this version of promptjam", info.description)
+
+
+def _riffusion_status(settings: Settings) -> BackendStatus:
+    from services.backends.riffusion.availability import SETUP_HINT, missing_packages, model_problem
+
+    info = BACKENDS["riffusion"]
+    missing = missing_packages()
+    if missing:
+        reason = f"riffusion needs {', '.join(missing)}, which is not installed: run `{SETUP_HINT}`"
+        return BackendStatus("riffusion", False, reason, info.description)
+    try:
+        problem = model_problem(settings.riffusion_model, settings.riffusion_revision)
+    except Exception as exc:  # a broken hub cache must not break /music backends
+        problem = f"could not look for the model {settings.riffusion_model}: {exc}"
+    if problem is not None:
+        return BackendStatus("riffusion", False, problem, info.description)
+    return BackendStatus("riffusion", True, f"ready ({settings.riffusion_model})", info.description)
 
 
 def _notes_status(settings: Settings) -> BackendStatus:
@@ -112,7 +131,17 @@ def _build_notes(settings: Settings) -> Backend:
     return NotesBackend.from_settings(settings)
 
 
-_BUILDERS: dict[str, Callable[[Settings], Backend]] = {"styles": _build_styles, "notes": _build_notes}
+def _build_riffusion(settings: Settings) -> Backend:
+    from services.backends.riffusion.backend import RiffusionBackend
+
+    return RiffusionBackend.from_settings(settings)
+
+
+_BUILDERS: dict[str, Callable[[Settings], Backend]] = {
+    "styles": _build_styles,
+    "notes": _build_notes,
+    "riffusion": _build_riffusion,
+}
 _instances: dict[tuple[str, str], Backend] = {}
 
 
@@ -130,6 +159,16 @@ def _instance_key(name: str, settings: Settings) -> tuple[str, str]:
         settings.llm_max_tokens,
         settings.llm_repair_rounds,
         settings.llm_token_budget,
+        settings.riffusion_model,
+        settings.riffusion_revision,
+        settings.riffusion_scheduler,
+        settings.riffusion_steps,
+        settings.riffusion_guidance,
+        settings.riffusion_denoising,
+        settings.riffusion_audio_denoising,
+        settings.riffusion_batch_size,
+        settings.riffusion_batch_wait_ms,
+        settings.riffusion_max_seconds,
     )
     return name, repr(relevant)
 

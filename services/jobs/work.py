@@ -17,7 +17,7 @@ from services.audio.edit import fit_length
 from services.audio.fit import FittedMp3, UploadTooSmallError, fit_upload
 from services.audio.loudness import normalize_loudness
 from services.audio.preview import render_preview
-from services.backends.base import GenerationRequest, ProgressFn
+from services.backends.base import Generation, GenerationRequest, ProgressFn
 from services.backends.registry import get_backend
 from services.errors import UserError
 from services.jobs.models import MusicRequest, MusicResult
@@ -53,6 +53,8 @@ def run_job(
         from services.images.job import generate_from_image
 
         generation = generate_from_image(request, generation_request, settings, progress)
+    elif request.input_kind == "audio":
+        generation = _generate_from_audio(request, generation_request, settings, progress)
     else:
         generation = get_backend(request.backend, settings).generate(generation_request, progress)
 
@@ -126,6 +128,22 @@ def run_job(
         notes=tuple(notes),
         render_seconds=time.perf_counter() - started,
     )
+
+
+def _generate_from_audio(
+    request: MusicRequest, generation_request: GenerationRequest, settings: Settings, progress: ProgressFn
+) -> Generation:
+    """Audio-to-audio: the user's file is riffusion's seed (only riffusion takes audio in)."""
+    backend = get_backend(request.backend, settings)
+    from_audio = getattr(backend, "generate_from_audio", None)
+    if from_audio is None or not request.input_path:
+        raise UserError(f"The {request.backend} backend can't start from audio; use backend:riffusion.")
+    from services.backends.riffusion.seeds import audio_format
+
+    fmt = audio_format(request.input_name or "")
+    data = Path(request.input_path).read_bytes()
+    generation: Generation = from_audio(generation_request, data, fmt, progress)
+    return generation
 
 
 def mp3_filename(prompt: str, *, max_len: int = 48) -> str:

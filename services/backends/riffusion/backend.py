@@ -9,9 +9,7 @@ them with crossfades. Longer pieces morph gradually instead of repeating one win
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +25,7 @@ from services.backends.base import (
     GenerationRequest,
     ProgressFn,
 )
+from services.backends.riffusion.availability import SETUP_HINT, missing_packages, model_problem
 from services.backends.riffusion.batching import Batcher
 from services.backends.riffusion.codec import SpectrogramCodec
 from services.backends.riffusion.image_util import png_bytes
@@ -56,8 +55,6 @@ from services.backends.riffusion.seeds import (
 )
 from services.backends.styles.interpreter import interpret
 
-SETUP_HINT = "pip install -e .[gpu]"
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 MIN_OVERLAP_S = 0.4  # shortest crossfade between windows; the stride is then snapped to the beat grid
 
 
@@ -92,34 +89,6 @@ class RiffusionGeneration(Generation):
     extras: dict[str, Any] = field(default_factory=dict)  # anything else worth keeping (seed kind, bpm)
 
 
-def missing_packages() -> list[str]:
-    """The model-stack packages that are not installed (checked without importing them)."""
-    return [name for name in ("torch", "diffusers", "transformers") if importlib.util.find_spec(name) is None]
-
-
-def model_problem(model: str, revision: str | None = None, cache_dir: Path | None = None) -> str | None:
-    """Why `model` cannot be loaded offline, or None when it can. Reads only the file system."""
-    path = Path(model).expanduser()
-    if path.exists():
-        if not path.is_dir():
-            return f"RIFFUSION_MODEL {model} is a file; point it at the model's folder"
-        if not (path / "model_index.json").is_file():
-            return (f"the folder {model} has no model_index.json; point RIFFUSION_MODEL at a diffusers model "
-                    "folder (one saved with save_pretrained or downloaded with huggingface-cli)")
-        return None
-    if not HUB_ID.match(model) or model.startswith((".", "~")):
-        return (f"the model folder {model} does not exist; set RIFFUSION_MODEL to a local folder or a hub id "
-                "such as riffusion/riffusion-model-v1")
-    from huggingface_hub import try_to_load_from_cache
-
-    found = try_to_load_from_cache(model, "model_index.json", cache_dir=cache_dir, revision=revision)
-    if isinstance(found, str):
-        return None
-    at = f" at revision {revision}" if revision else ""
-    return (f"the model {model}{at} is not downloaded: run `huggingface-cli download {model}` "
-            "or set RIFFUSION_MODEL to a local folder")
-
-
 @dataclass(frozen=True)
 class _Layout:
     """How windows tile the piece."""
@@ -151,8 +120,13 @@ class RiffusionBackend:
     name: ClassVar[str] = "riffusion"
     description: ClassVar[str] = "Stable Diffusion spectrograms from a beat at your tempo or your audio."
 
-    def __init__(self, options: RiffusionOptions | None = None, *, codec: SpectrogramCodec | None = None,
-                 soundfont: Path | None = None) -> None:
+    def __init__(
+        self,
+        options: RiffusionOptions | None = None,
+        *,
+        codec: SpectrogramCodec | None = None,
+        soundfont: Path | None = None,
+    ) -> None:
         self.options = options or RiffusionOptions()
         self.codec = codec or SpectrogramCodec()
         self.soundfont = soundfont
@@ -231,11 +205,25 @@ class RiffusionBackend:
         return self._make(request, progress, audio=None, previous=None)
 
     def generate_from_audio(
-        self, request: GenerationRequest, audio_bytes: bytes, fmt: str, progress: ProgressFn,
-        *, start_s: float = 0.0,
+        self,
+        request: GenerationRequest,
+        audio_bytes: bytes,
+        fmt: str,
+        progress: ProgressFn,
+        *,
+        start_s: float = 0.0,
     ) -> RiffusionGeneration:
         """Audio-to-audio: the user's file (mp3/wav/ogg/flac) is the seed, restyled by the prompt."""
         return self._make(request, progress, audio=(audio_bytes, fmt, start_s), previous=None)
+
+    def generate_from_image(
+        self, request: GenerationRequest, picture: Image.Image, progress: ProgressFn
+    ) -> RiffusionGeneration:
+        """img2img from a user's picture: read as a spectrogram, it is the seed the prompt restyles."""
+        from services.images.sonify import spectrogram_image
+
+        seed = spectrogram_image(picture, params=self.codec.params, columns=WINDOW_WIDTH)
+        return self._make(request, progress, audio=None, previous=None, init=(seed, "your picture"))
 
     def extend(
         self, request: GenerationRequest, previous: Endpoint, progress: ProgressFn
@@ -247,13 +235,24 @@ class RiffusionBackend:
     # ---- the work ----------------------------------------------------------------------------------
 
     def _make(
-        self, request: GenerationRequest, progress: ProgressFn, *, audio: tuple[bytes, str, float] | None,
+        self,
+        request: GenerationRequest,
+        progress: ProgressFn,
+        *,
+        audio: tuple[bytes, str, float] | None,
         previous: Endpoint | None,
+        init: tuple[Image.Image, str] | None = None,
     ) -> RiffusionGeneration:
         o = self.options
         progress("reading the prompt", 0, 1)
-        spec = interpret(request.prompt, bpm=request.bpm, key=request.key, duration_s=request.duration_s,
-                         default_duration_s=request.default_duration_s, embedder=None)
+        spec = interpret(
+            request.prompt,
+            bpm=request.bpm,
+            key=request.key,
+            duration_s=request.duration_s,
+            default_duration_s=request.default_duration_s,
+            embedder=None,
+        )
         notes: list[str] = []
         limit = min(float(request.max_duration_s), o.max_seconds)
         duration = spec.duration_s
@@ -264,13 +263,21 @@ class RiffusionBackend:
 
         progress("drawing the seed", 0, 1)
         num, den = spec.time_signature
-        if audio is not None:
+        if init is not None:
+            seed_image, seed_kind = init
+            denoising, bpm = o.denoising, None
+        elif audio is not None:
             seed_image = audio_seed(audio[0], audio[1], start_s=audio[2], codec=self.codec)
             seed_kind, denoising, bpm = "your audio", o.audio_denoising, None
         elif spec.drums:
             style = drum_style_for_genres(spec.genres, spec.time_signature)
-            seed_image = beat_seed(spec.tempo_bpm, style, time_signature=spec.time_signature,
-                                   soundfont=self.soundfont, codec=self.codec)
+            seed_image = beat_seed(
+                spec.tempo_bpm,
+                style,
+                time_signature=spec.time_signature,
+                soundfont=self.soundfont,
+                codec=self.codec,
+            )
             bpm = spec.tempo_bpm
             seed_kind, denoising = f"{style} beat at {bpm:.0f} bpm", o.denoising
         else:
@@ -303,10 +310,20 @@ class RiffusionBackend:
             f"strength {denoising:g}",
         ] + spec.summary_lines()
         return RiffusionGeneration(
-            audio=music, title=_title(request.prompt), duration_s=duration, summary=summary,
-            tempo_bpm=bpm, key=None, time_signature=f"{num}/{den}", tags=spec.tags, notes=notes,
-            preview_png=png_bytes(images[0]), seed_png=png_bytes(seed_image), last_endpoint=last,
-            windows=layout.count, extras={"seed": seed_kind, "stride_s": layout.stride_s},
+            audio=music,
+            title=_title(request.prompt),
+            duration_s=duration,
+            summary=summary,
+            tempo_bpm=bpm,
+            key=None,
+            time_signature=f"{num}/{den}",
+            tags=spec.tags,
+            notes=notes,
+            preview_png=png_bytes(images[0]),
+            seed_png=png_bytes(seed_image),
+            last_endpoint=last,
+            windows=layout.count,
+            extras={"seed": seed_kind, "stride_s": layout.stride_s},
         )
 
     def _walk(

@@ -1,0 +1,81 @@
+"""Tiny random-weight models built offline from configs, saved like real ones, for tests that load them."""
+
+from __future__ import annotations
+
+import io
+import json
+import string
+import wave
+from pathlib import Path
+
+import numpy as np
+
+SIZE = 64  # tiny images: the VAE still scales by 8, so latents are 8×8
+
+
+def build_tiny_model(folder: Path) -> Path:
+    """A random-weight SD pipeline (UNet, VAE, CLIP text model, CLIP tokenizer from a written vocabulary)
+    saved with save_pretrained; returns the model folder."""
+    import torch
+    from diffusers import (
+        AutoencoderKL,
+        DPMSolverMultistepScheduler,
+        StableDiffusionPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        sample_size=8, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(32, 64),
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32, attention_head_dim=(2, 4), norm_num_groups=8,
+    )
+    vae = AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 8, 8, 8),
+        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+        norm_num_groups=4, layers_per_block=1, sample_size=SIZE,
+    )
+    text = CLIPTextModel(CLIPTextConfig(
+        hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2, vocab_size=1000,
+        max_position_embeddings=77, bos_token_id=0, eos_token_id=1, pad_token_id=1,
+    ))
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for char in string.ascii_lowercase + string.digits + string.punctuation:
+        vocab.setdefault(char, len(vocab))
+        vocab.setdefault(char + "</w>", len(vocab))
+    tokenizer_dir = folder / "tokenizer-src"
+    tokenizer_dir.mkdir(parents=True)
+    (tokenizer_dir / "vocab.json").write_text(json.dumps(vocab))
+    (tokenizer_dir / "merges.txt").write_text("#version: 0.2\n")
+    (tokenizer_dir / "tokenizer_config.json").write_text(json.dumps({
+        "model_max_length": 77, "tokenizer_class": "CLIPTokenizer", "bos_token": "<|startoftext|>",
+        "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>", "pad_token": "<|endoftext|>",
+    }))
+    tokenizer = CLIPTokenizer.from_pretrained(tokenizer_dir)
+    scheduler = DPMSolverMultistepScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1
+    )
+    pipe = StableDiffusionPipeline(
+        vae=vae, text_encoder=text, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+    )
+    out = folder / "model"
+    pipe.save_pretrained(out)
+    return out
+
+
+def wav_bytes(seconds: float, rate: int = 22_050, freq: float = 330.0) -> bytes:
+    """A plucked tone as 16-bit WAV bytes: a stand-in for a user's attachment."""
+    t = np.arange(int(seconds * rate)) / rate
+    wave_data = 0.5 * np.sin(2 * np.pi * freq * t) * np.exp(-3 * (t % 0.5))
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes((wave_data * 32767).astype("<i2").tobytes())
+    return buffer.getvalue()
+
+
