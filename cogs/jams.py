@@ -20,7 +20,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs.formatting import EMBED_COLOUR, NO_MENTIONS, safe_text
-from cogs.music import _upload_limit, friendly_transform_error, send_ephemeral
+from cogs.music import upload_limit, friendly_transform_error, send_ephemeral
 from services.engine import Engine
 from services.errors import UserError
 from services.jams.models import ContributionState, Jam, JamState, VoteChoice
@@ -329,7 +329,7 @@ class JamsCog(commands.Cog, name="Jams"):
             user_id=interaction.user.id,
             user_name=interaction.user.display_name,
             is_moderator=is_moderator(interaction),
-            upload_limit_bytes=_upload_limit(interaction),
+            upload_limit_bytes=upload_limit(interaction),
         )
         await self._render(interaction, request)
 
@@ -343,7 +343,7 @@ class JamsCog(commands.Cog, name="Jams"):
             user_id=interaction.user.id,
             user_name=interaction.user.display_name,
             is_moderator=is_moderator(interaction),
-            upload_limit_bytes=_upload_limit(interaction),
+            upload_limit_bytes=upload_limit(interaction),
         )
         self.schedule_card(jam.id)
         if request is None:
@@ -394,7 +394,7 @@ class JamsCog(commands.Cog, name="Jams"):
                 user_id=interaction.user.id,
                 user_name=interaction.user.display_name,
                 is_moderator=is_moderator(interaction),
-                upload_limit_bytes=_upload_limit(interaction),
+                upload_limit_bytes=upload_limit(interaction),
             )
             await self._render(interaction, request)
         except Exception as exc:

