@@ -19,15 +19,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from cogs.errors import report_error
 from cogs.formatting import EMBED_COLOUR, NO_MENTIONS, safe_text
-from cogs.music import upload_limit, friendly_transform_error, send_ephemeral
+from cogs.music import upload_limit
 from services.engine import Engine
 from services.errors import UserError
 from services.jams.models import ContributionState, Jam, JamState, VoteChoice
 from services.jams.service import JamOptions, JamService, JamSnapshot
 from services.jams.timing import clock
 from services.jobs.models import INTERACTION_TOKEN_LIFETIME_S, DiscordDelivery, MusicRequest
-from services.jobs.service import new_error_id
 
 log = logging.getLogger(__name__)
 
@@ -466,20 +466,7 @@ class JamsCog(commands.Cog, name="Jams"):
         await self._report_error(interaction, original)
 
     async def _report_error(self, interaction: discord.Interaction[Any], error: BaseException) -> None:
-        if isinstance(error, UserError):
-            message = f"⚠️ {error.message}"
-            log.info("jam: user error for %s: %s", interaction.user.id, error.message)
-        elif isinstance(error, app_commands.TransformerError):
-            message = f"⚠️ {friendly_transform_error(error)}"
-        else:
-            error_id = new_error_id()
-            log.error("jam: unexpected error [error %s]", error_id, exc_info=error)
-            message = f"❌ Something went wrong on my side (error id `{error_id}`). Please try again."
-        if interaction.response.is_done():
-            with suppress(discord.HTTPException):
-                await interaction.edit_original_response(content=message, allowed_mentions=NO_MENTIONS)
-            return
-        await send_ephemeral(interaction, message)
+        await report_error(interaction, error, context="jam", edit_deferred=True)
 
 
 def _channel(interaction: discord.Interaction[Any]) -> int:

@@ -20,11 +20,11 @@ from discord.ext import commands
 
 from cogs.attachments import AUDIO_SUFFIXES, ImageSource, check_size, download, first_image
 from cogs.delivery import Deliverer
+from cogs.errors import report_error
 from cogs.formatting import NO_MENTIONS, backends_embed, progress_content, safe_text
 from services.engine import Engine, RequestOptions
 from services.errors import UserError
 from services.jobs.models import INTERACTION_TOKEN_LIFETIME_S, DiscordDelivery, MusicRequest
-from services.jobs.service import new_error_id
 from services.presenting import fmt_duration
 
 log = logging.getLogger(__name__)
@@ -492,35 +492,4 @@ class MusicCog(commands.Cog, name="Music"):
         await self._report_error(interaction, original)
 
     async def _report_error(self, interaction: discord.Interaction[Any], error: BaseException) -> None:
-        if isinstance(error, UserError):
-            message = f"⚠️ {error.message}"
-            log.info("user error for %s: %s", interaction.user.id, error.message)
-        elif isinstance(error, app_commands.CheckFailure):
-            message = f"⛔ {error}"
-            log.info("check failed for %s: %s", interaction.user.id, error)
-        elif isinstance(error, app_commands.TransformerError):
-            message = f"⚠️ {friendly_transform_error(error)}"
-            log.info("bad option from %s: %s", interaction.user.id, error)
-        else:
-            error_id = new_error_id()
-            log.error("unexpected error [error %s]", error_id, exc_info=error)
-            message = f"❌ Something went wrong on my side (error id `{error_id}`). Please try again."
-        await send_ephemeral(interaction, message)
-
-
-def friendly_transform_error(error: app_commands.TransformerError) -> str:
-    value = error.value
-    if isinstance(value, str) and len(value) > 100:
-        return f"That text is {len(value):,} characters — too long for this option."
-    return f"{safe_text(str(value), 40)} isn't a valid value here — please check the option and try again."
-
-
-async def send_ephemeral(interaction: discord.Interaction[Any], message: str) -> None:
-    """Answer privately, whether or not the interaction was already answered."""
-    try:
-        if interaction.response.is_done():
-            await interaction.followup.send(message, ephemeral=True, allowed_mentions=NO_MENTIONS)
-        else:
-            await interaction.response.send_message(message, ephemeral=True, allowed_mentions=NO_MENTIONS)
-    except discord.HTTPException:
-        log.warning("could not tell user %s about an error", interaction.user.id, exc_info=True)
+        await report_error(interaction, error, context="music")

@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 
 from services.audio.edit import DECLICK_S, concat_crossfade, fade, fit_length, resample
-from services.audio.fit import FittedMp3, UploadTooSmallError, fit_upload
 from services.audio.loudness import normalize_loudness
 from services.audio.types import Audio
 from services.backends.base import Backend, GenerationRequest, ProgressFn
@@ -23,10 +22,9 @@ from services.jams.cache import jam_dir, load_segment, save_segment, segment_key
 from services.jams.timeline import TimelineSegment, render_timeline
 from services.jams.timing import clock, effective_crossfade_s, segment_spans
 from services.jobs.models import JamPlan, JamSegment, MusicRequest, MusicResult
-from services.jobs.work import mp3_filename
+from services.jobs.work import fit_mp3_and_picture, mp3_filename
 from services.settings import Settings
 
-_UPLOAD_ENVELOPE_BYTES = 64 * 1024  # as run_job: room for the embed, JSON envelope and multipart framing
 _CREDIT_PROMPT_CHARS = 80  # a credits line quotes at most this much of a prompt
 
 
@@ -68,7 +66,7 @@ def render_jam(job_id: str, request: MusicRequest, settings: Settings, progress:
     progress("encoding MP3", len(plan.segments) + 1, steps)
     out_dir = settings.results_dir / job_id
     out_dir.mkdir(parents=True, exist_ok=True)
-    fitted, picture_kept = _fit(audio, request, settings, title, picture)
+    fitted, picture_kept = fit_mp3_and_picture(audio, request, settings, title, picture)
     mp3_path = out_dir / "audio.mp3"
     mp3_path.write_bytes(fitted.data)
     preview_path = None
@@ -186,34 +184,3 @@ def credit_lines(plan: JamPlan, spans: list[tuple[float, float]]) -> tuple[str, 
         lines.append(f"{clock(start)}–{clock(end)} @{seg.author_name} — '{prompt}'")
     return tuple(lines)
 
-
-def _fit(
-    audio: Audio, request: MusicRequest, settings: Settings, title: str, picture: bytes
-) -> tuple[FittedMp3, bytes | None]:
-    """The MP3 that fits the upload limit, with the picture when both fit (the music matters more)."""
-    tags = {"title": title, "artist": "promptjam", "comment": request.prompt}
-    bitrates = tuple(b for b in (320, 256, 192, 160, 128, 96, 64, 48, 32) if b <= settings.mp3_bitrate_kbps)
-
-    def attempt(extra: int) -> FittedMp3 | None:
-        try:
-            return fit_upload(
-                audio,
-                request.upload_limit_bytes,
-                bitrates=bitrates or (settings.mp3_bitrate_kbps,),
-                other_bytes=extra + _UPLOAD_ENVELOPE_BYTES,
-                headroom_bytes=0,
-                tags=tags,
-                where="this server's" if request.guild_id else "Discord's",
-            )
-        except UploadTooSmallError:
-            return None
-
-    with_picture = attempt(len(picture))
-    if with_picture is not None and not with_picture.shortened:
-        return with_picture, picture
-    bare = attempt(0)
-    if bare is not None and (with_picture is None or bare.duration_s > with_picture.duration_s + 0.5):
-        return bare, None
-    if with_picture is None:
-        raise UserError("The upload limit here is too small for even a second of audio.")
-    return with_picture, picture

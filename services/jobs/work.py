@@ -17,6 +17,7 @@ from services.audio.edit import fit_length
 from services.audio.fit import FittedMp3, UploadTooSmallError, fit_upload
 from services.audio.loudness import normalize_loudness
 from services.audio.preview import render_preview
+from services.audio.types import Audio
 from services.backends.base import Generation, GenerationRequest, ProgressFn
 from services.backends.registry import get_backend
 from services.errors import UserError
@@ -73,31 +74,9 @@ def run_job(
     progress("encoding MP3", 1, 2)
     preview: bytes | None = generation.preview_png or render_preview(audio, title=generation.title)
     midi_bytes = len(generation.midi) if generation.midi else 0
-    tags = {"title": generation.title, "artist": "promptjam", "comment": request.prompt}
-    bitrates = tuple(b for b in (320, 256, 192, 160, 128, 96, 64, 48, 32) if b <= settings.mp3_bitrate_kbps)
-
-    def fit(extra: int) -> FittedMp3 | None:
-        try:
-            return fit_upload(
-                audio,
-                request.upload_limit_bytes,
-                bitrates=bitrates or (settings.mp3_bitrate_kbps,),
-                other_bytes=extra + midi_bytes + _UPLOAD_ENVELOPE_BYTES,
-                headroom_bytes=0,
-                tags=tags,
-                where="this server's" if request.guild_id else "Discord's",
-            )
-        except UploadTooSmallError:
-            return None
-
-    fitted = fit(len(preview)) if preview else None
-    if fitted is None or fitted.shortened:
-        # The music matters more than its picture: without the preview, more of it may fit.
-        bare = fit(0)
-        if bare is not None and (fitted is None or bare.duration_s > fitted.duration_s + 0.5):
-            fitted, preview = bare, None
-    if fitted is None:
-        raise UserError("The upload limit here is too small for even a second of audio.")
+    fitted, preview = fit_mp3_and_picture(
+        audio, request, settings, generation.title, preview, other_bytes=midi_bytes
+    )
     mp3_path = out_dir / "audio.mp3"
     mp3_path.write_bytes(fitted.data)
     preview_path: Path | None = None
@@ -128,6 +107,44 @@ def run_job(
         notes=tuple(notes),
         render_seconds=time.perf_counter() - started,
     )
+
+
+def fit_mp3_and_picture(
+    audio: Audio,
+    request: MusicRequest,
+    settings: Settings,
+    title: str,
+    picture: bytes | None,
+    *,
+    other_bytes: int = 0,
+) -> tuple[FittedMp3, bytes | None]:
+    """The MP3 that fits the upload limit, and the picture when both fit: the music matters more,
+    so when keeping the picture would shorten the music, the picture is dropped instead."""
+    tags = {"title": title, "artist": "promptjam", "comment": request.prompt}
+    bitrates = tuple(b for b in (320, 256, 192, 160, 128, 96, 64, 48, 32) if b <= settings.mp3_bitrate_kbps)
+
+    def attempt(extra: int) -> FittedMp3 | None:
+        try:
+            return fit_upload(
+                audio,
+                request.upload_limit_bytes,
+                bitrates=bitrates or (settings.mp3_bitrate_kbps,),
+                other_bytes=extra + other_bytes + _UPLOAD_ENVELOPE_BYTES,
+                headroom_bytes=0,
+                tags=tags,
+                where="this server's" if request.guild_id else "Discord's",
+            )
+        except UploadTooSmallError:
+            return None
+
+    fitted = attempt(len(picture)) if picture else None
+    if fitted is None or fitted.shortened:
+        bare = attempt(0)
+        if bare is not None and (fitted is None or bare.duration_s > fitted.duration_s + 0.5):
+            fitted, picture = bare, None
+    if fitted is None:
+        raise UserError("The upload limit here is too small for even a second of audio.")
+    return fitted, picture
 
 
 def _generate_from_audio(
