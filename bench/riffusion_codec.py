@@ -56,8 +56,8 @@ def main() -> None:
     from services.audio.mp3 import decode_audio
     from services.audio.types import Audio
     from services.backends.riffusion.codec import SpectrogramCodec, mel_filterbank
-    from services.backends.riffusion.params import SpectrogramParams
     from services.backends.riffusion.image_util import mel_from_image, read_params
+    from services.backends.riffusion.params import SpectrogramParams
 
     torch.set_num_threads(args.cores)
     params = SpectrogramParams()

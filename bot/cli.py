@@ -97,6 +97,48 @@ def _backends(settings: Settings) -> int:
     return 0
 
 
+def _sandbox_run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run a module's render(sr) through exactly the sandbox the code backend uses, and say how."""
+    from scipy.io import wavfile
+
+    from services.backends.code.checks import check_source
+    from services.backends.code.sandbox.isolation import detect
+    from services.backends.code.sandbox.layers import Limits
+    from services.backends.code.sandbox.runner import run_module
+    from services.errors import UserError
+
+    source = Path(args.file).read_text(encoding="utf-8")
+    for problem in check_source(source):
+        print(f"static check (the bot refuses this before running it): {problem}")
+    report = detect()
+    isolation = report.isolation
+    print(f"isolation: {isolation.name}")
+    for line in isolation.describe():
+        print(f"  - {line}")
+    if not isolation.strong and not settings.code_allow_weak_sandbox:
+        print("promptjam: no isolation beyond process limits here; not running it", file=sys.stderr)
+        for line in report.tried:
+            print(f"  tried {line}", file=sys.stderr)
+        return 2
+    limits = Limits(
+        cpu_s=settings.code_cpu_s, wall_s=settings.code_wall_s, memory_bytes=settings.code_memory_mb << 20
+    )
+    try:
+        run = run_module(
+            source, sample_rate=args.rate, max_seconds=args.duration, isolation=isolation, limits=limits
+        )
+    except UserError as exc:
+        print(f"promptjam: {exc.message}", file=sys.stderr)
+        return 1
+    audio = run.audio
+    shape = f"{audio.channels} channel(s), {audio.duration:.2f} s at {audio.sample_rate} Hz"
+    print(f"ran in {run.wall_s:.2f} s: {shape}")
+    if args.output:
+        wavfile.write(args.output, audio.sample_rate, audio.samples.T)
+        print(f"wrote {args.output}")
+    return 0
+
+
 def _run_bot(settings: Settings, *, sync_only: bool = False) -> int:
     from services.settings import require_token
 
@@ -128,6 +170,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run the Discord bot")
     sub.add_parser("sync", help="sync slash commands with Discord and exit")
     sub.add_parser("backends", help="list backends and whether they can run here")
+
+    sandbox = sub.add_parser("sandbox", help="the code backend's sandbox")
+    sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", required=True)
+    sandbox_run = sandbox_sub.add_parser(
+        "run", help="run FILE.py's render(sr) in the sandbox and report the layers"
+    )
+    sandbox_run.add_argument("file", help="a module defining render(sr) -> array")
+    sandbox_run.add_argument(
+        "-d", "--duration", type=float, default=60.0, help="longest audio accepted (seconds)"
+    )
+    sandbox_run.add_argument("-o", "--output", help="write the audio to this WAV file")
+    sandbox_run.add_argument("--rate", type=int, default=44_100, help="sample rate passed to render")
     return parser
 
 
@@ -139,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_make(args, settings))
         if args.command == "backends":
             return _backends(settings)
+        if args.command == "sandbox":
+            return _sandbox_run(args, settings)
         if args.command == "run":
             return _run_bot(settings)
         if args.command == "sync":

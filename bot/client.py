@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -49,6 +50,9 @@ class PromptJamBot(commands.Bot):
     async def setup_hook(self) -> None:
         self.engine = Engine(self.settings, executor=self._executor)
         await self.engine.__aenter__()
+        # Answer /music backends instantly later: import the backends' light modules and probe the
+        # sandbox once now, off the event loop.
+        await asyncio.to_thread(self.engine.backends)
         self.add_dynamic_items(JobButton)
         await self.add_cog(MusicCog(self, self.engine))
         self.jams = await JamService(self.settings, self.settings.database_file).__aenter__()

@@ -215,6 +215,10 @@ class Deliverer:
             preview = self.engine.result_file(result.preview_path)
             if preview is not None:
                 files.append(discord.File(io.BytesIO(preview), filename="preview.png"))
+            for path in result.attachments:
+                extra = self.engine.result_file(path)
+                if extra is not None:
+                    files.append(discord.File(io.BytesIO(extra), filename=path.rsplit("attach-", 1)[-1]))
             if result.backend in MIDI_ATTACHED:
                 midi = self.engine.result_file(result.midi_path)
                 if midi is not None:

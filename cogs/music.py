@@ -37,7 +37,7 @@ def _can_manage_guild(interaction: discord.Interaction[Any]) -> bool:
     perms = interaction.permissions
     if perms.manage_guild or perms.administrator:
         return True
-    raise app_commands.CheckFailure("Only members who can manage this server can change where I listen.")
+    raise app_commands.CheckFailure("Only members who can manage this server can change this setting.")
 
 
 _IMAGE_MODES: dict[str, Literal["describe", "sonify", "img2img"]] = {
@@ -102,6 +102,11 @@ class MusicCog(commands.Cog, name="Music"):
         """
         jobs = self.engine.job_service
         job_id = str(interaction.id)
+        if request.backend == "code" and not self.engine.guilds.code_enabled(request.guild_id):
+            raise UserError(
+                "The code backend is off here. A server admin (Manage Server) can turn it on with "
+                "`/music allow-code enabled:True`; it runs model-written code in a sandbox."
+            )
         jobs.admit(request, reserve=job_id)  # raises UserError before anything is public
         ready = self.deliverer.expect(job_id)
         try:
@@ -330,6 +335,44 @@ class MusicCog(commands.Cog, name="Music"):
             return request.derive(input_path=path)
 
         await self._start_job(interaction, request, before_submit=fetch)
+
+    @music.command(name="code", description="A language model writes sound code; we run it in a sandbox")
+    @app_commands.describe(
+        prompt='e.g. "a slow pulsing bass under glassy bells"',
+        duration="Length in seconds",
+        seed="Seed for the sampling, where the model supports one",
+        bpm="Tempo in beats per minute",
+    )
+    async def code(
+        self,
+        interaction: discord.Interaction[Any],
+        prompt: app_commands.Range[str, 1, 1000],
+        duration: app_commands.Range[int, 1, 600] | None = None,
+        seed: app_commands.Range[int, 0, 2**31 - 1] | None = None,
+        bpm: app_commands.Range[int, 20, 300] | None = None,
+    ) -> None:
+        request = self.engine.build_request(
+            RequestOptions(prompt=prompt, backend="code", duration_s=duration, seed=seed, bpm=bpm),
+            user_id=interaction.user.id,
+            user_name=interaction.user.display_name,
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            upload_limit_bytes=upload_limit(interaction),
+        )
+        await self._start_job(interaction, request)
+
+    @music.command(
+        name="allow-code", description="Admins: let people here use the code backend (off by default)"
+    )
+    @app_commands.describe(enabled="On: /music code and backend:code work in this server")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.check(_can_manage_guild)
+    async def allow_code(self, interaction: discord.Interaction[Any], enabled: bool) -> None:
+        assert interaction.guild_id is not None
+        await self.engine.guilds.set_code_enabled(interaction.guild_id, enabled)
+        state = "on: model-written code runs in the sandbox for this server" if enabled else "off"
+        await interaction.response.send_message(f"The code backend is now {state}.", ephemeral=True)
 
     @music.command(
         name="listen", description="Admins: answer every picture posted in this channel with music"

@@ -24,4 +24,14 @@ fi
 # The SoundFont synthesiser. --no-deps: its wheel declares PyAudio (live playback), which we do not
 # use and which does not build without PortAudio headers.
 .venv/bin/python -m pip install --quiet --no-deps "tinysoundfont==0.3.7"
+# The code backend's sandbox: bubblewrap (namespaces) and libseccomp (syscall filter). Only as root with
+# apt-get; without them the sandbox falls back to Landlock, or the code backend stays off and says why.
+if ! command -v bwrap >/dev/null 2>&1 || ! ldconfig -p 2>/dev/null | grep -q libseccomp.so.2; then
+    if [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null 2>&1; then
+        { apt-get update -qq && apt-get install -y -qq --no-install-recommends bubblewrap libseccomp2; } >/dev/null \
+            || echo "warning: could not install bubblewrap/libseccomp2; the code backend's sandbox may be weaker"
+    else
+        echo "note: install bubblewrap and libseccomp2 (as root) for the code backend's strongest sandbox"
+    fi
+fi
 echo "promptjam is installed in .venv"

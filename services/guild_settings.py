@@ -1,4 +1,4 @@
-"""Per-guild settings an admin changes from Discord (listening channels), kept in the bot's database."""
+"""Per-guild settings admins change from Discord (listening channels, the code backend), in the database."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import aiosqlite
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS guild_settings (
     guild_id         INTEGER PRIMARY KEY,
-    listen_channels  TEXT NOT NULL DEFAULT '[]'
+    listen_channels  TEXT NOT NULL DEFAULT '[]',
+    code_enabled     INTEGER NOT NULL DEFAULT 0
 );
 """
 
@@ -23,14 +24,25 @@ class GuildSettingsStore:
         self.path = path
         self._db: aiosqlite.Connection | None = None
         self._listen: dict[int, set[int]] = {}
+        self._code: set[int] = set()
 
     async def __aenter__(self) -> GuildSettingsStore:
         self._db = await aiosqlite.connect(self.path)
         await self._db.executescript(_SCHEMA)
+        async with self._db.execute("PRAGMA table_info(guild_settings)") as cur:
+            columns = {row[1] async for row in cur}
+        if "code_enabled" not in columns:  # databases from before the code backend
+            await self._db.execute(
+                "ALTER TABLE guild_settings ADD COLUMN code_enabled INTEGER NOT NULL DEFAULT 0"
+            )
         await self._db.commit()
-        async with self._db.execute("SELECT guild_id, listen_channels FROM guild_settings") as cur:
-            async for guild_id, channels in cur:
+        async with self._db.execute(
+            "SELECT guild_id, listen_channels, code_enabled FROM guild_settings"
+        ) as cur:
+            async for guild_id, channels, code in cur:
                 self._listen[int(guild_id)] = {int(c) for c in json.loads(channels)}
+                if code:
+                    self._code.add(int(guild_id))
         return self
 
     async def __aexit__(
@@ -58,5 +70,23 @@ class GuildSettingsStore:
             "INSERT INTO guild_settings (guild_id, listen_channels) VALUES (?, ?) "
             "ON CONFLICT(guild_id) DO UPDATE SET listen_channels = excluded.listen_channels",
             (guild_id, json.dumps(sorted(channels))),
+        )
+        await self._db.commit()
+
+    def code_enabled(self, guild_id: int | None) -> bool:
+        """Whether an admin of this guild turned the code backend on (off by default)."""
+        return guild_id is not None and guild_id in self._code
+
+    async def set_code_enabled(self, guild_id: int, enabled: bool) -> None:
+        if self._db is None:
+            raise RuntimeError("GuildSettingsStore is not open")
+        if enabled:
+            self._code.add(guild_id)
+        else:
+            self._code.discard(guild_id)
+        await self._db.execute(
+            "INSERT INTO guild_settings (guild_id, code_enabled) VALUES (?, ?) "
+            "ON CONFLICT(guild_id) DO UPDATE SET code_enabled = excluded.code_enabled",
+            (guild_id, int(enabled)),
         )
         await self._db.commit()

@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     llm_repair_rounds: int = Field(2, ge=0, le=10)  # feedback rounds before the deterministic repair
     llm_token_budget: int = Field(120_000, ge=1000, le=10_000_000)  # tokens one job may spend in all
 
+    # --- code backend (sandboxed generated code) --------------------------------------------
+    code_allow_weak_sandbox: bool = False  # run code with process limits alone when nothing isolates (unsafe)
+    code_cpu_s: int = Field(20, ge=1, le=600)  # CPU seconds one module may use
+    code_wall_s: float = Field(30.0, ge=1, le=600)  # wall-clock seconds before the sandbox is killed
+    code_memory_mb: int = Field(1536, ge=128, le=65536)  # address space of the sandboxed process
+
     # --- images and audio from users -----------------------------------------------------
     image_max_bytes: int = Field(25 * 2**20, ge=1024, le=500 * 2**20)  # largest attachment fetched
     image_max_pixels: int = Field(40_000_000, ge=10_000, le=500_000_000)  # larger pictures are refused unread

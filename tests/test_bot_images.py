@@ -181,7 +181,7 @@ async def test_listening_channel_answers_posted_pictures(
     async with running_bot(fd, settings):
         denied = await fd.slash_command(alice, channel, "music listen", {"enabled": True})
         refusal = await denied.wait_response(timeout=5)
-        assert refusal.ephemeral and "manage this server" in (refusal.content or "")
+        assert refusal.ephemeral and "can manage this server" in (refusal.content or "")
         on = await fd.slash_command(admin, channel, "music listen", {"enabled": True})
         assert "listening" in ((await on.wait_response(timeout=5)).content or "")
         upload = fd.attachment("dawn.png", _png((240, 180, 90)), content_type="image/png")

@@ -37,7 +37,10 @@ async def bot_world(
     channel = fake_discord.add_text_channel(guild, "riffs")
     alice = fake_discord.add_user("alice")
     settings = settings_factory(
-        discord_guild_id=guild.id, riffusion_model=str(tiny_model), riffusion_steps=2, riffusion_batch_wait_ms=0
+        discord_guild_id=guild.id,
+        riffusion_model=str(tiny_model),
+        riffusion_steps=2,
+        riffusion_batch_wait_ms=0,
     )
     async with running_bot(fake_discord, settings):
         yield fake_discord, channel, alice
@@ -46,7 +49,8 @@ async def bot_world(
 async def test_text_to_spectrogram_to_mp3(bot_world: tuple[FakeDiscord, object, object]) -> None:
     fd, channel, alice = bot_world
     backends = await fd.slash_command(alice, channel, "music backends")  # type: ignore[arg-type]
-    fields = {f["name"]: f["value"] for f in (await backends.wait_response(timeout=5)).data["embeds"][0]["fields"]}
+    embed = (await backends.wait_response(timeout=5)).data["embeds"][0]
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
     assert any("riffusion" in name and "✅" in name for name in fields)
 
     inter = await fd.slash_command(

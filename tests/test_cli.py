@@ -44,3 +44,21 @@ def test_a_malformed_setting_is_named_and_the_token_never_echoed(tmp_path: Path)
     assert proc.returncode == 2
     assert "MAX_DURATION_S" in proc.stderr
     assert token not in proc.stderr + proc.stdout
+
+
+def test_sandbox_run_reports_layers_and_writes_audio(tmp_path: Path) -> None:
+    from services.backends.code.sandbox.isolation import detect
+
+    song = tmp_path / "song.py"
+    song.write_text("from soundlib import sine\n\ndef render(sr):\n    return sine(330.0, 1.0, sr) * 0.4\n")
+    out = tmp_path / "song.wav"
+    proc = _run("-m", "bot.cli", "sandbox", "run", str(song), "-o", str(out), cwd=tmp_path)
+    assert f"isolation: {detect().isolation.name}" in proc.stdout
+    if detect().isolation.strong:
+        assert proc.returncode == 0, proc.stderr
+        assert out.read_bytes()[:4] == b"RIFF"
+    evil = tmp_path / "evil.py"
+    evil.write_text("import os\n\ndef render(sr):\n    return os.environ\n")
+    proc = _run("-m", "bot.cli", "sandbox", "run", str(evil), cwd=tmp_path)
+    assert "static check" in proc.stdout and "os" in proc.stdout
+    assert proc.returncode != 0

@@ -71,6 +71,7 @@ class Generation:
     midi: bytes | None = None  # standard MIDI file, for backends that write notes
     preview_png: bytes | None = None  # the backend's own picture (input beside spectrogram, riffusion image)
     notes: list[str] = field(default_factory=list)  # warnings/repairs worth telling the user
+    attachments: dict[str, bytes] = field(default_factory=dict)  # extra files for the reply ("song.py")
 
 
 class Backend(Protocol):

@@ -35,7 +35,7 @@ BACKENDS: dict[str, BackendInfo] = {
     "riffusion": BackendInfo(
         "riffusion", "Stable Diffusion on spectrograms, from a beat at your tempo or your own audio.", True
     ),
-    "code": BackendInfo("code", "A language model writes sound code; run in a sandbox.", False),
+    "code": BackendInfo("code", "A language model writes sound code; we run it in a sandbox.", True),
     "musicgen": BackendInfo("musicgen", "Meta's MusicGen text-to-music model.", False),
 }
 
@@ -79,7 +79,17 @@ def backend_status(name: str, settings: Settings) -> BackendStatus:
         return _notes_status(settings)
     if name == "riffusion":
         return _riffusion_status(settings)
+    if name == "code":
+        return _code_status(settings)
     return BackendStatus(name, False, "not built yet in this version of promptjam", info.description)
+
+
+def _code_status(settings: Settings) -> BackendStatus:
+    """LLM configured, and a sandbox that really isolates (probed once, then cached)."""
+    from services.backends.code.backend import CodeBackend
+
+    status = CodeBackend.from_settings(settings).available()
+    return BackendStatus("code", status.available, status.reason, BACKENDS["code"].description)
 
 
 def _riffusion_status(settings: Settings) -> BackendStatus:
@@ -131,6 +141,12 @@ def _build_notes(settings: Settings) -> Backend:
     return NotesBackend.from_settings(settings)
 
 
+def _build_code(settings: Settings) -> Backend:
+    from services.backends.code.backend import CodeBackend
+
+    return CodeBackend.from_settings(settings)
+
+
 def _build_riffusion(settings: Settings) -> Backend:
     from services.backends.riffusion.backend import RiffusionBackend
 
@@ -141,6 +157,7 @@ _BUILDERS: dict[str, Callable[[Settings], Backend]] = {
     "styles": _build_styles,
     "notes": _build_notes,
     "riffusion": _build_riffusion,
+    "code": _build_code,
 }
 _instances: dict[tuple[str, str], Backend] = {}
 
@@ -169,6 +186,10 @@ def _instance_key(name: str, settings: Settings) -> tuple[str, str]:
         settings.riffusion_batch_size,
         settings.riffusion_batch_wait_ms,
         settings.riffusion_max_seconds,
+        settings.code_allow_weak_sandbox,
+        settings.code_cpu_s,
+        settings.code_wall_s,
+        settings.code_memory_mb,
     )
     return name, repr(relevant)
 

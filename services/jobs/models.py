@@ -142,6 +142,7 @@ class MusicResult:
     summary: tuple[str, ...] = ()  # what the backend understood, one line each
     notes: tuple[str, ...] = ()  # warnings: shortened to fit, repairs, …
     render_seconds: float = 0.0  # wall time spent generating
+    attachments: tuple[str, ...] = ()  # extra files to attach (paths under the job's results folder)
     credits: tuple[str, ...] = ()  # jam addition: "0:00–0:04 @alice — 'sunrise flute'", one line each
 
     def to_json(self) -> str:
@@ -152,6 +153,7 @@ class MusicResult:
         data = json.loads(text)
         data["tags"] = tuple(data.get("tags", ()))
         data["summary"] = tuple(data.get("summary", ()))
+        data["attachments"] = tuple(data.get("attachments", ()))
         data["notes"] = tuple(data.get("notes", ()))
         data["credits"] = tuple(data.get("credits", ()))
         known = {f.name for f in fields(cls)}

@@ -73,7 +73,14 @@ def run_job(
 
     progress("encoding MP3", 1, 2)
     preview: bytes | None = generation.preview_png or render_preview(audio, title=generation.title)
+    attachment_paths = []
+    for name, data in generation.attachments.items():
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:60] or "file"
+        path = out_dir / f"attach-{safe}"
+        path.write_bytes(data)
+        attachment_paths.append(str(path))
     midi_bytes = len(generation.midi) if generation.midi else 0
+    midi_bytes += sum(len(data) for data in generation.attachments.values())
     fitted, preview = fit_mp3_and_picture(
         audio, request, settings, generation.title, preview, other_bytes=midi_bytes
     )
@@ -106,6 +113,7 @@ def run_job(
         summary=tuple(generation.summary),
         notes=tuple(notes),
         render_seconds=time.perf_counter() - started,
+        attachments=tuple(attachment_paths),
     )
 
 

@@ -1,0 +1,1 @@
+"""Running untrusted sound code: isolation detection and the runner (host), `inside/` (in the sandbox)."""
