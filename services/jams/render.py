@@ -10,7 +10,10 @@ upload limit, a timeline picture as the preview, and credits lines.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
 
 from services.audio.edit import DECLICK_S, concat_crossfade, fade, fit_length, resample
 from services.audio.loudness import normalize_loudness
@@ -51,6 +54,12 @@ def render_jam(job_id: str, request: MusicRequest, settings: Settings, progress:
 
     progress("mixing the jam", len(plan.segments), steps)
     audio = join_segments(segments.parts, plan, target_lufs=settings.target_lufs)
+    bridges = 0
+    transition = getattr(backend, "transition", None)
+    if callable(transition) and len(plan.segments) > 1:
+        progress("interpolating between prompts", len(plan.segments), steps)
+        audio = bridge_seams(audio, plan, request.backend, transition, settings)
+        bridges = len(plan.segments) - 1
     spans = segment_spans(len(plan.segments), plan.segment_s, plan.crossfade_s)
     credits = credit_lines(plan, spans)
     title = f"Prompt jam: {plan.theme}" if plan.theme else "Prompt jam"
@@ -81,6 +90,10 @@ def render_jam(job_id: str, request: MusicRequest, settings: Settings, progress:
         f"contributor{'s' if authors != 1 else ''}, {plan.bars} bars each at {plan.bpm:g} bpm in {plan.key}",
         f"{segments.rendered} segment{'s' if segments.rendered != 1 else ''} rendered now, "
         f"{segments.reused} reused from earlier plays",
+    ) + (
+        (f"{bridges} seam{'s' if bridges != 1 else ''} bridged by riffusion's interpolation between prompts",)
+        if bridges
+        else ()
     )
     notes = [fitted.note] if fitted.note else []
     return MusicResult(
@@ -174,6 +187,43 @@ def join_segments(parts: tuple[Audio, ...], plan: JamPlan, *, target_lufs: float
     return normalize_loudness(ending, target_lufs=target_lufs)
 
 
+def bridge_seams(
+    audio: Audio, plan: JamPlan, backend_name: str, transition: Callable[..., Audio], settings: Settings
+) -> Audio:
+    """Lay a window interpolated halfway between each pair of consecutive prompts over their seam.
+
+    riffusion's interpolation morphs one prompt into the next instead of only fading: the bridge (cached
+    like segments) is blended in with a smooth bump centred on the crossfade, so timing is unchanged.
+    """
+    folder = jam_dir(settings.data_dir, plan.jam_id)
+    fade_s = effective_crossfade_s(plan.segment_s, plan.crossfade_s)
+    step = plan.segment_s - fade_s
+    out = audio.samples.copy()
+    rate = audio.sample_rate
+    for k in range(len(plan.segments) - 1):
+        a, b = plan.segments[k], plan.segments[k + 1]
+        name = f"bridge-{_segment_name(plan, a, backend_name)}-{_segment_name(plan, b, backend_name)}"
+        path = folder / f"{name[:200]}.wav"
+        bridge = load_segment(path)
+        if bridge is None:
+            bridge = transition(
+                (a.prompt, a.seed), (b.prompt, b.seed), bpm=plan.bpm, time_signature=(plan.beats_per_bar, 4)
+            ).to_stereo()
+            save_segment(path, bridge)
+        if bridge.sample_rate != rate:
+            bridge = resample(bridge, rate)
+        bridge = normalize_loudness(bridge.to_stereo(), target_lufs=settings.target_lufs)
+        width = min(bridge.frames, int(0.8 * plan.segment_s * rate))
+        centre = int(((k + 1) * step + fade_s / 2) * rate)
+        start = max(0, centre - width // 2)
+        end = min(out.shape[1], start + width)
+        if end - start < 2:
+            continue
+        bump = np.hanning(end - start).astype(np.float32)
+        out[:, start:end] = out[:, start:end] * (1.0 - bump) + bridge.samples[:2, : end - start] * bump
+    return normalize_loudness(Audio(out, rate), target_lufs=settings.target_lufs)
+
+
 def credit_lines(plan: JamPlan, spans: list[tuple[float, float]]) -> tuple[str, ...]:
     """'0:00–0:04 @alice — 'sunrise flute'' per segment: display names only, never a mention."""
     lines = []
@@ -183,4 +233,3 @@ def credit_lines(plan: JamPlan, spans: list[tuple[float, float]]) -> tuple[str, 
             prompt = prompt[: _CREDIT_PROMPT_CHARS - 1].rstrip() + "…"
         lines.append(f"{clock(start)}–{clock(end)} @{seg.author_name} — '{prompt}'")
     return tuple(lines)
-

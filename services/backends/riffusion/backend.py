@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from PIL import Image
 
 from services.audio.edit import concat_crossfade, fit_length
+from services.audio.types import Audio
 from services.backends.base import (
     BackendStatus,
     BackendUnavailable,
@@ -224,6 +225,38 @@ class RiffusionBackend:
 
         seed = spectrogram_image(picture, params=self.codec.params, columns=WINDOW_WIDTH)
         return self._make(request, progress, audio=None, previous=None, init=(seed, "your picture"))
+
+    def transition(
+        self,
+        before: tuple[str, int],
+        after: tuple[str, int],
+        *,
+        bpm: float,
+        time_signature: tuple[int, int] = (4, 4),
+        alpha: float = 0.5,
+    ) -> Audio:
+        """One window between two (prompt, seed) points by riffusion's interpolation: prompt embeddings
+        lerped, noises slerped, img2img from a beat at `bpm`. Jams lay it over the seam between segments."""
+        o = self.options
+        style = drum_style_for_genres((), time_signature)
+        seed_image = beat_seed(
+            bpm, style, time_signature=time_signature, soundfont=self.soundfont, codec=self.codec
+        )
+        job = SpectrogramJob(
+            Endpoint(before[0], before[1], o.guidance, o.denoising),
+            Endpoint(after[0], after[1], o.guidance, o.denoising),
+            alpha,
+            seed_image,
+            o.steps,
+            o.image_size,
+            o.image_size,
+        )
+        pixels = self.batcher().submit_many([job], lambda k, n: None)
+        image = to_pil(pixels[0])
+        frame = (WINDOW_WIDTH, self.codec.params.num_frequencies)
+        if image.size != frame:
+            image = image.resize(frame, Image.Resampling.BICUBIC)
+        return self.codec.image_to_audio(image)
 
     def extend(
         self, request: GenerationRequest, previous: Endpoint, progress: ProgressFn
