@@ -113,7 +113,7 @@ def test_diffusers_missing_says_how_to_install(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(backend_module, "missing_packages", lambda: ["diffusers"])
     status = RiffusionBackend(RiffusionOptions(model="/nowhere")).available()
     assert not status.available
-    assert "diffusers" in status.reason and "pip install -e .[gpu]" in status.reason
+    assert "diffusers" in status.reason and "scripts/install.sh --gpu" in status.reason
 
 
 def test_local_folder_missing_or_incomplete(tmp_path: Path) -> None:

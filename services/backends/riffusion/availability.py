@@ -9,7 +9,7 @@ import importlib.util
 import re
 from pathlib import Path
 
-SETUP_HINT = "pip install -e .[gpu]"
+SETUP_HINT = "scripts/install.sh --gpu"
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
