@@ -211,6 +211,12 @@ class Engine:
             changes["seed"] = (req.seed + 7919) % MAX_SEED
             changes["bpm"] = res.tempo_bpm
             changes["key"] = res.key
+        elif act == "extend" and res.continue_from is not None:
+            # The backend can continue where the piece ended (riffusion walks on from its last point).
+            changes["continue_from"] = res.continue_from
+            changes["seed"] = (res.continue_from[1] + 1) % MAX_SEED  # walk on, never back to the start
+            changes["duration_s"] = res.duration_s
+            changes["bpm"] = res.tempo_bpm
         elif act == "extend":
             longer = min(float(self.settings.max_duration_s), res.duration_s * 2)
             if longer <= res.duration_s + 0.5:

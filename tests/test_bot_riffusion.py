@@ -68,6 +68,13 @@ async def test_text_to_spectrogram_to_mp3(bot_world: tuple[FakeDiscord, object, 
     understood = {f["name"]: f["value"] for f in done.embeds[0]["fields"]}["What I understood"]
     assert "beat at 100 bpm" in understood
 
+    # Extend walks on from where the piece ended (riffusion's interpolation), not from the start.
+    extend = await fd.click_button(alice, done, f"pj:extend:{inter.id}")  # type: ignore[arg-type]
+    extended = await extend.wait_original_edit(timeout=TIMEOUT, predicate=_done)
+    fields = {f["name"]: f["value"] for f in extended.embeds[0]["fields"]}
+    assert int(fields["Seed"]) > 3
+    assert "walking seeds from" in fields["What I understood"]
+
 
 async def test_audio_to_audio_and_img2img(bot_world: tuple[FakeDiscord, object, object]) -> None:
     fd, channel, alice = bot_world

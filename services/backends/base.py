@@ -52,6 +52,7 @@ class GenerationRequest:
     default_duration_s: float = 20.0  # length when neither the option nor the prompt gives one
     max_duration_s: float = 120.0  # longest allowed; longer asks are clamped with a note
     instruments: str | None = None  # instruments option ("fiddle, guitar, bass"); wins over the prompt
+    continue_from: tuple[str, int] | None = None  # Extend: start where a previous piece ended (prompt, seed)
 
 
 @dataclass
@@ -72,6 +73,7 @@ class Generation:
     preview_png: bytes | None = None  # the backend's own picture (input beside spectrogram, riffusion image)
     notes: list[str] = field(default_factory=list)  # warnings/repairs worth telling the user
     attachments: dict[str, bytes] = field(default_factory=dict)  # extra files for the reply ("song.py")
+    continue_from: tuple[str, int] | None = None  # (prompt, seed) where a continuation should start
 
 
 class Backend(Protocol):

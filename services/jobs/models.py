@@ -86,6 +86,7 @@ class MusicRequest:
     input_name: str | None = None  # the attachment's file name, for messages only (never trusted)
     input_kind: Literal["image", "audio"] | None = None  # what the attachment is meant to be
     image_mode: Literal["describe", "sonify", "img2img"] | None = None  # how a picture becomes music
+    continue_from: tuple[str, int] | None = None  # Extend: (prompt, seed) the previous piece ended on
     user_id: int = 0  # requester (0 on the command line)
     user_name: str = ""  # requester's display name, for summaries
     guild_id: int | None = None  # where it was asked (None in DMs and the CLI)
@@ -105,6 +106,8 @@ class MusicRequest:
         values = {k: v for k, v in data.items() if k in known}
         if values.get("jam") is not None:  # jam addition: rebuild the nested plan
             values["jam"] = JamPlan.from_dict(values["jam"])
+        if values.get("continue_from") is not None:  # JSON turns the tuple into a list
+            values["continue_from"] = (str(values["continue_from"][0]), int(values["continue_from"][1]))
         return cls(**values)
 
     def derive(self, **changes: Any) -> MusicRequest:
@@ -143,6 +146,7 @@ class MusicResult:
     notes: tuple[str, ...] = ()  # warnings: shortened to fit, repairs, …
     render_seconds: float = 0.0  # wall time spent generating
     attachments: tuple[str, ...] = ()  # extra files to attach (paths under the job's results folder)
+    continue_from: tuple[str, int] | None = None  # where a continuation (Extend) of this piece starts
     credits: tuple[str, ...] = ()  # jam addition: "0:00–0:04 @alice — 'sunrise flute'", one line each
 
     def to_json(self) -> str:
@@ -154,6 +158,8 @@ class MusicResult:
         data["tags"] = tuple(data.get("tags", ()))
         data["summary"] = tuple(data.get("summary", ()))
         data["attachments"] = tuple(data.get("attachments", ()))
+        if data.get("continue_from") is not None:
+            data["continue_from"] = (str(data["continue_from"][0]), int(data["continue_from"][1]))
         data["notes"] = tuple(data.get("notes", ()))
         data["credits"] = tuple(data.get("credits", ()))
         known = {f.name for f in fields(cls)}

@@ -49,6 +49,7 @@ def run_job(
         default_duration_s=float(settings.default_duration_s),
         max_duration_s=float(settings.max_duration_s),
         instruments=request.instruments,
+        continue_from=request.continue_from,
     )
     if request.input_kind == "image":
         from services.images.job import generate_from_image
@@ -114,6 +115,7 @@ def run_job(
         notes=tuple(notes),
         render_seconds=time.perf_counter() - started,
         attachments=tuple(attachment_paths),
+        continue_from=generation.continue_from,
     )
 
 

@@ -202,7 +202,12 @@ class RiffusionBackend:
     # ---- entry points ------------------------------------------------------------------------------
 
     def generate(self, request: GenerationRequest, progress: ProgressFn) -> RiffusionGeneration:
-        """Text → music, img2img from a beat at the prompt's (or option's) tempo."""
+        """Text → music, img2img from a beat at the prompt's (or option's) tempo; with `continue_from`
+        (the Extend button), new music that walks on from where the previous piece ended."""
+        if request.continue_from is not None:
+            prompt, seed = request.continue_from
+            o = self.options
+            return self.extend(request, Endpoint(prompt, seed, o.guidance, o.denoising), progress)
         return self._make(request, progress, audio=None, previous=None)
 
     def generate_from_audio(
@@ -355,6 +360,7 @@ class RiffusionBackend:
             preview_png=png_bytes(images[0]),
             seed_png=png_bytes(seed_image),
             last_endpoint=last,
+            continue_from=(last.prompt, last.seed),
             windows=layout.count,
             extras={"seed": seed_kind, "stride_s": layout.stride_s},
         )
