@@ -283,6 +283,60 @@ class JamsCog(commands.Cog, name="Jams"):
         )
         self.schedule_card(jam.id)
 
+    @jam.command(name="messages", description="Admins: plain messages in jam threads count as prompts")
+    @app_commands.describe(enabled="On: a message posted in a jam's thread is added like /jam add")
+    @app_commands.default_permissions(manage_guild=True)
+    async def messages(self, interaction: discord.Interaction[Any], enabled: bool) -> None:
+        perms = interaction.permissions
+        if not (perms.manage_guild or perms.administrator):
+            raise UserError("Only members who can manage this server can change this setting.")
+        if enabled and not self.engine.settings.message_content_intent:
+            raise UserError(
+                "Reading plain messages needs Discord's Message Content intent: the bot's operator "
+                "enables it in the developer portal (Bot → Privileged Gateway Intents) and sets "
+                "MESSAGE_CONTENT_INTENT=true."
+            )
+        assert interaction.guild_id is not None
+        await self.engine.guilds.set_jam_messages(interaction.guild_id, enabled)
+        state = "count as prompts" if enabled else "no longer count as prompts"
+        await interaction.response.send_message(f"OK — messages in jam threads {state}.", ephemeral=True)
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        """Where a guild enabled it, a plain message in a jam's own thread is added like `/jam add`."""
+        if message.author.bot or message.guild is None or not isinstance(message.channel, discord.Thread):
+            return
+        if not self.engine.guilds.jam_messages(message.guild.id):
+            return
+        text = " ".join(message.content.split())
+        if not text or text.startswith(("/", "!")):
+            return
+        try:
+            jam = await self.jams.jam_in(message.channel.id)
+        except UserError:
+            return  # not a jam thread
+        if jam.thread_id != message.channel.id or jam.state is not JamState.OPEN:
+            return
+        author_name = getattr(message.author, "display_name", message.author.name)
+        try:
+            if len(text) > 300:
+                raise UserError("That's a long prompt — keep jam prompts under 300 characters.")
+            jam, contribution = await self.jams.add(
+                message.channel.id, text, author_id=message.author.id, author_name=author_name
+            )
+            await message.reply(
+                f"🎵 **#{contribution.position}** added. Vote to keep or skip it:",
+                view=vote_view(contribution.id),
+                allowed_mentions=NO_MENTIONS,
+                mention_author=False,
+            )
+            self.schedule_card(jam.id)
+        except UserError as exc:
+            with suppress(discord.HTTPException):
+                await message.reply(f"⚠️ {exc.message}", allowed_mentions=NO_MENTIONS, mention_author=False)
+        except discord.HTTPException:
+            log.warning("jam %s: could not answer a message", jam.id, exc_info=True)
+
     @jam.command(name="remove", description="Take a prompt out of the jam (yours, or any for moderators)")
     @app_commands.describe(contribution="The prompt to remove (default: your latest)")
     async def remove(self, interaction: discord.Interaction[Any], contribution: str | None = None) -> None:

@@ -12,7 +12,8 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS guild_settings (
     guild_id         INTEGER PRIMARY KEY,
     listen_channels  TEXT NOT NULL DEFAULT '[]',
-    code_enabled     INTEGER NOT NULL DEFAULT 0
+    code_enabled     INTEGER NOT NULL DEFAULT 0,
+    jam_messages     INTEGER NOT NULL DEFAULT 0
 );
 """
 
@@ -25,24 +26,20 @@ class GuildSettingsStore:
         self._db: aiosqlite.Connection | None = None
         self._listen: dict[int, set[int]] = {}
         self._code: set[int] = set()
+        self._jam_messages: set[int] = set()
 
     async def __aenter__(self) -> GuildSettingsStore:
         self._db = await aiosqlite.connect(self.path)
         await self._db.executescript(_SCHEMA)
-        async with self._db.execute("PRAGMA table_info(guild_settings)") as cur:
-            columns = {row[1] async for row in cur}
-        if "code_enabled" not in columns:  # databases from before the code backend
-            await self._db.execute(
-                "ALTER TABLE guild_settings ADD COLUMN code_enabled INTEGER NOT NULL DEFAULT 0"
-            )
         await self._db.commit()
-        async with self._db.execute(
-            "SELECT guild_id, listen_channels, code_enabled FROM guild_settings"
-        ) as cur:
-            async for guild_id, channels, code in cur:
+        query = "SELECT guild_id, listen_channels, code_enabled, jam_messages FROM guild_settings"
+        async with self._db.execute(query) as cur:
+            async for guild_id, channels, code, jam_messages in cur:
                 self._listen[int(guild_id)] = {int(c) for c in json.loads(channels)}
                 if code:
                     self._code.add(int(guild_id))
+                if jam_messages:
+                    self._jam_messages.add(int(guild_id))
         return self
 
     async def __aexit__(
@@ -87,6 +84,24 @@ class GuildSettingsStore:
         await self._db.execute(
             "INSERT INTO guild_settings (guild_id, code_enabled) VALUES (?, ?) "
             "ON CONFLICT(guild_id) DO UPDATE SET code_enabled = excluded.code_enabled",
+            (guild_id, int(enabled)),
+        )
+        await self._db.commit()
+
+    def jam_messages(self, guild_id: int | None) -> bool:
+        """Whether plain messages in a jam's thread count as prompts in this guild (off by default)."""
+        return guild_id is not None and guild_id in self._jam_messages
+
+    async def set_jam_messages(self, guild_id: int, enabled: bool) -> None:
+        if self._db is None:
+            raise RuntimeError("GuildSettingsStore is not open")
+        if enabled:
+            self._jam_messages.add(guild_id)
+        else:
+            self._jam_messages.discard(guild_id)
+        await self._db.execute(
+            "INSERT INTO guild_settings (guild_id, jam_messages) VALUES (?, ?) "
+            "ON CONFLICT(guild_id) DO UPDATE SET jam_messages = excluded.jam_messages",
             (guild_id, int(enabled)),
         )
         await self._db.commit()

@@ -241,3 +241,43 @@ async def test_bad_jam_input_gets_clear_private_answers(world: World) -> None:
         assert "no jam here" in (missing.callbacks[0].content or "")
         bad_key = await fd.slash_command(w.bob, nowhere, "jam start", {"key": "Z flat major"})
         assert "don't know the key" in ((await bad_key.wait_response(timeout=5)).content or "")
+
+
+async def test_plain_messages_in_the_jam_thread_where_the_guild_enables_it(
+    fake_discord: FakeDiscord, settings_factory: Callable[..., Settings]
+) -> None:
+    fd = fake_discord
+    guild = fd.add_guild("studio")
+    channel = fd.add_text_channel(guild, "jams")
+    alice = fd.add_user("alice")
+    bob = fd.add_user("bob")
+    settings = settings_factory(
+        discord_guild_id=guild.id, embeddings_enabled=False, message_content_intent=True, jam_max_per_user=1
+    )
+    w = World(fd, guild, channel, alice, bob, bob, settings)
+    async with running_bot(fd, settings):
+        thread, card = await _start_jam(w, alice, {"bpm": 120, "bars": 2})
+        # Off by default: a message is just a message.
+        await fd.user_message(bob, thread, "a quiet marimba")
+        denied = await fd.slash_command(bob, thread, "jam messages", {"enabled": True})
+        assert "manage this server" in ((await denied.wait_response(timeout=5)).content or "")
+        on = await fd.slash_command(fd.store.owner, thread, "jam messages", {"enabled": True})
+        assert "count as prompts" in ((await on.wait_response(timeout=5)).content or "")
+
+        await fd.user_message(bob, thread, "warm cello line")
+        reply = await fd.wait_message(thread, predicate=lambda m: "added" in m.content and "#1" in m.content)
+        assert any(cid.startswith("pj:jv:") for cid in _buttons(reply))
+        await fd.user_message(bob, thread, "and another one")  # over bob's limit of 1
+        limited = await fd.wait_message(thread, predicate=lambda m: "⚠️" in m.content and not m.ephemeral)
+        assert "limit" in limited.content
+        # Messages in the parent channel are not prompts.
+        await fd.user_message(alice, channel, "chatting, not jamming")
+        await _eventually(lambda: any("warm cello line" in f["value"] for f in card_fields(fd, card)))
+        assert not any("marimba" in f["value"] for f in card_fields(fd, card))
+
+
+def card_fields(fd: FakeDiscord, card: StoredMessage) -> list[dict[str, str]]:
+    current = fd.message(card.id)
+    return [f for e in current.embeds for f in e.get("fields", [])] + [
+        {"value": e.get("description", "")} for e in current.embeds
+    ]
