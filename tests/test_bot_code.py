@@ -53,6 +53,7 @@ async def world(fake_discord: FakeDiscord, settings_factory: Callable[..., Setti
             code_wall_s=5.0,
             code_cpu_s=3,
             llm_repair_rounds=1,
+            user_jobs_per_minute=100,
         )
         async with running_bot(fake_discord, settings):
             yield World(fake_discord, channel, alice, llm)
@@ -101,4 +102,26 @@ async def test_valid_module_repair_and_hostile_code(world: World) -> None:
         )
         failed = await bad.wait_original_edit(timeout=60, predicate=lambda m: "❌" in m.content)
         assert "error id" not in failed.content  # a clear reason, not an internal failure
+    assert fd.max_heartbeat_gap(since=since) < 1.5
+
+
+@pytest.mark.parametrize("attack", ["all"])
+async def test_the_attack_suite_through_the_bot_keeps_it_healthy(world: World, attack: str) -> None:
+    """Every hostile module of the sandbox suite, as the model's reply: each user gets a clear answer
+    (no error id, nothing leaked), and the bot's heartbeat never stalls."""
+    from tests.test_code_sandbox import ATTACKS, hostile
+
+    fd = world.fd
+    on = await fd.slash_command(fd.store.owner, world.channel, "music allow-code", {"enabled": True})
+    await on.wait_response(timeout=5)
+    since = fd.heartbeats[-1].at if fd.heartbeats else 0.0
+    for name, body in sorted(ATTACKS.items()):
+        world.llm.script(*[Reply.json({"title": name, "code": hostile(body)})] * 2)
+        inter = await fd.slash_command(
+            world.alice, world.channel, "music code", {"prompt": name, "duration": 1}
+        )
+        final = await inter.wait_original_edit(timeout=60, predicate=lambda m: "❌" in m.content or _done(m))
+        assert not _done(final), name
+        assert "error id" not in final.content, (name, final.content)
+        assert "FOUND" not in final.content, name
     assert fd.max_heartbeat_gap(since=since) < 1.5

@@ -463,7 +463,7 @@ ATTACKS = {
     "environ": "import os\nif 'DISCORD_TOKEN' in os.environ: raise RuntimeError('FOUND')\nraise RuntimeError('BLOCKED')",
     "proc-parent-environ": "import os\nopen(f'/proc/{os.getppid()}/environ','rb').read()\nraise RuntimeError('BLOCKED')",
     "read-shadow": "open('/etc/shadow').read()",
-    "read-dotenv": "open('/work/main/.env.example').read()",
+    "read-dotenv": f"open({str(Path(__file__).resolve().parent.parent / '.env.example')!r}).read()",
     "write-outside": "open('/tmp/../promptjam-escape', 'w').write('x')",
     "socket": "import socket\nsocket.socket()",
     "ctypes-socket": "import ctypes\nr = ctypes.CDLL(None).socket(2, 1, 0)\nraise RuntimeError(('FOUND' if r >= 0 else 'BLOCKED') + str(r))",
