@@ -141,6 +141,17 @@ class MusicCog(commands.Cog, name="Music"):
             jobs.release(job_id)  # no-op once submitted
             ready.set()
 
+    def _request(self, interaction: discord.Interaction[Any], options: RequestOptions) -> MusicRequest:
+        """A validated request from what the user typed, with who and where it came from."""
+        return self.engine.build_request(
+            options,
+            user_id=interaction.user.id,
+            user_name=interaction.user.display_name,
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            upload_limit_bytes=upload_limit(interaction),
+        )
+
     # --- commands ------------------------------------------------------------------------------
 
     @music.command(name="create", description="Make a piece of music from a prompt")
@@ -167,13 +178,9 @@ class MusicCog(commands.Cog, name="Music"):
         if audio is not None:
             await self._start_audio_job(interaction, audio, prompt, backend, duration, seed, bpm, key)
             return
-        request = self.engine.build_request(
+        request = self._request(
+            interaction,
             RequestOptions(prompt=prompt, backend=backend, duration_s=duration, seed=seed, bpm=bpm, key=key),
-            user_id=interaction.user.id,
-            user_name=interaction.user.display_name,
-            guild_id=interaction.guild_id,
-            channel_id=interaction.channel_id,
-            upload_limit_bytes=upload_limit(interaction),
         )
         await self._start_job(interaction, request)
 
@@ -198,7 +205,8 @@ class MusicCog(commands.Cog, name="Music"):
         bpm: app_commands.Range[int, 20, 300] | None = None,
         key: app_commands.Range[str, 1, 40] | None = None,
     ) -> None:
-        request = self.engine.build_request(
+        request = self._request(
+            interaction,
             RequestOptions(
                 prompt=prompt,
                 backend="notes",
@@ -208,11 +216,6 @@ class MusicCog(commands.Cog, name="Music"):
                 key=key,
                 instruments=instruments,
             ),
-            user_id=interaction.user.id,
-            user_name=interaction.user.display_name,
-            guild_id=interaction.guild_id,
-            channel_id=interaction.channel_id,
-            upload_limit_bytes=upload_limit(interaction),
         )
         await self._start_job(interaction, request)
 
@@ -274,7 +277,8 @@ class MusicCog(commands.Cog, name="Music"):
         limit = self.engine.settings.image_max_bytes
         source = ImageSource(attachment.filename, attachment.size, attachment=attachment)
         check_size(source.size, limit)
-        request = self.engine.build_request(
+        request = self._request(
+            interaction,
             RequestOptions(
                 prompt=prompt,
                 backend="riffusion",
@@ -285,11 +289,6 @@ class MusicCog(commands.Cog, name="Music"):
                 input_kind="audio",
                 input_name=attachment.filename[:100],
             ),
-            user_id=interaction.user.id,
-            user_name=interaction.user.display_name,
-            guild_id=interaction.guild_id,
-            channel_id=interaction.channel_id,
-            upload_limit_bytes=upload_limit(interaction),
         )
 
         async def fetch(job_id: str, request: MusicRequest) -> MusicRequest:
@@ -312,7 +311,8 @@ class MusicCog(commands.Cog, name="Music"):
         limit = self.engine.settings.image_max_bytes
         check_size(source.size, limit)
         image_mode = _IMAGE_MODES.get(mode, "describe")
-        request = self.engine.build_request(
+        request = self._request(
+            interaction,
             RequestOptions(
                 prompt=prompt or "",
                 backend="riffusion" if image_mode == "img2img" else backend,
@@ -322,11 +322,6 @@ class MusicCog(commands.Cog, name="Music"):
                 input_name=source.name[:100],
                 image_mode=image_mode,
             ),
-            user_id=interaction.user.id,
-            user_name=interaction.user.display_name,
-            guild_id=interaction.guild_id,
-            channel_id=interaction.channel_id,
-            upload_limit_bytes=upload_limit(interaction),
         )
 
         async def fetch(job_id: str, request: MusicRequest) -> MusicRequest:
@@ -351,13 +346,9 @@ class MusicCog(commands.Cog, name="Music"):
         seed: app_commands.Range[int, 0, 2**31 - 1] | None = None,
         bpm: app_commands.Range[int, 20, 300] | None = None,
     ) -> None:
-        request = self.engine.build_request(
+        request = self._request(
+            interaction,
             RequestOptions(prompt=prompt, backend="code", duration_s=duration, seed=seed, bpm=bpm),
-            user_id=interaction.user.id,
-            user_name=interaction.user.display_name,
-            guild_id=interaction.guild_id,
-            channel_id=interaction.channel_id,
-            upload_limit_bytes=upload_limit(interaction),
         )
         await self._start_job(interaction, request)
 
