@@ -438,7 +438,9 @@ class MusicCog(commands.Cog, name="Music"):
         return [
             app_commands.Choice(name=f"{s.name} — {s.description}"[:100], value=s.name)
             for s in self.engine.backends()
-            if s.available and current in s.name
+            if s.available
+            and current in s.name
+            and (s.name != "code" or self.engine.guilds.code_enabled(interaction.guild_id))
         ][:25]
 
     @music.command(name="backends", description="Which backends can run here, and why not")
