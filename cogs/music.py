@@ -259,6 +259,21 @@ class MusicCog(commands.Cog, name="Music"):
             )
         await self._start_image_job(interaction, source, "describe", None, None, None, None)
 
+    async def _stage(self, job_id: str, source: ImageSource, limit: int) -> str:
+        """Download an attachment (size-capped) and save it for the job's worker; returns its path."""
+        data = await download(self.bot, source, limit)
+        return await asyncio.to_thread(self.engine.stage_input, job_id, data)
+
+    async def _start_with_attachment(
+        self, interaction: discord.Interaction[Any], request: MusicRequest, source: ImageSource, limit: int
+    ) -> None:
+        """Like _start_job, downloading the attachment after the defer (downloads can outlast 3 s)."""
+
+        async def fetch(job_id: str, request: MusicRequest) -> MusicRequest:
+            return request.derive(input_path=await self._stage(job_id, source, limit))
+
+        await self._start_job(interaction, request, before_submit=fetch)
+
     async def _start_audio_job(
         self,
         interaction: discord.Interaction[Any],
@@ -291,12 +306,7 @@ class MusicCog(commands.Cog, name="Music"):
             ),
         )
 
-        async def fetch(job_id: str, request: MusicRequest) -> MusicRequest:
-            data = await download(self.bot, source, limit)
-            path = await asyncio.to_thread(self.engine.stage_input, job_id, data)
-            return request.derive(input_path=path)
-
-        await self._start_job(interaction, request, before_submit=fetch)
+        await self._start_with_attachment(interaction, request, source, limit)
 
     async def _start_image_job(
         self,
@@ -324,12 +334,7 @@ class MusicCog(commands.Cog, name="Music"):
             ),
         )
 
-        async def fetch(job_id: str, request: MusicRequest) -> MusicRequest:
-            data = await download(self.bot, source, limit)
-            path = await asyncio.to_thread(self.engine.stage_input, job_id, data)
-            return request.derive(input_path=path)
-
-        await self._start_job(interaction, request, before_submit=fetch)
+        await self._start_with_attachment(interaction, request, source, limit)
 
     @music.command(name="code", description="A language model writes sound code; we run it in a sandbox")
     @app_commands.describe(
@@ -412,8 +417,7 @@ class MusicCog(commands.Cog, name="Music"):
             )
             self.engine.job_service.admit(request, reserve=job_id)
             try:
-                data = await download(self.bot, source, limit)
-                path = await asyncio.to_thread(self.engine.stage_input, job_id, data)
+                path = await self._stage(job_id, source, limit)
                 delivery = DiscordDelivery(
                     application_id=self.bot.application_id or 0,
                     interaction_token="",
