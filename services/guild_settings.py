@@ -8,6 +8,8 @@ from types import TracebackType
 
 import aiosqlite
 
+from services.sqlite import connect
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS guild_settings (
     guild_id         INTEGER PRIMARY KEY,
@@ -29,9 +31,7 @@ class GuildSettingsStore:
         self._jam_messages: set[int] = set()
 
     async def __aenter__(self) -> GuildSettingsStore:
-        self._db = await aiosqlite.connect(self.path)
-        await self._db.executescript(_SCHEMA)
-        await self._db.commit()
+        self._db = await connect(self.path, _SCHEMA)
         query = "SELECT guild_id, listen_channels, code_enabled, jam_messages FROM guild_settings"
         async with self._db.execute(query) as cur:
             async for guild_id, channels, code, jam_messages in cur:

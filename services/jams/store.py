@@ -16,6 +16,7 @@ from typing import Any
 import aiosqlite
 
 from services.jams.models import Contribution, ContributionState, Jam, JamState, Tally, VoteChoice
+from services.sqlite import connect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jams (
@@ -82,14 +83,7 @@ class JamStore:
         await self.close()
 
     async def open(self) -> None:
-        if str(self.path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = await aiosqlite.connect(self.path, timeout=10.0)
-        self._db.row_factory = aiosqlite.Row
-        await self._db.execute("PRAGMA journal_mode=WAL")
-        await self._db.execute("PRAGMA synchronous=NORMAL")
-        await self._db.executescript(_SCHEMA)
-        await self._db.commit()
+        self._db = await connect(self.path, _SCHEMA)
 
     async def close(self) -> None:
         if self._db is not None:
