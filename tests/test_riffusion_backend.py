@@ -14,13 +14,9 @@ pytest.importorskip("diffusers")
 
 from services.audio.mp3 import decode_audio, encode_mp3  # noqa: E402
 from services.backends.base import BackendUnavailable, Cancelled, GenerationRequest  # noqa: E402
-from services.backends.riffusion import backend as backend_module  # noqa: E402
-from services.backends.riffusion.backend import (  # noqa: E402
-    RiffusionBackend,
-    RiffusionOptions,
-    model_problem,
-    window_layout,
-)
+from services.backends.riffusion import availability  # noqa: E402
+from services.backends.riffusion.availability import model_problem  # noqa: E402
+from services.backends.riffusion.backend import RiffusionBackend, RiffusionOptions, window_layout  # noqa: E402
 from services.backends.riffusion.codec import SpectrogramCodec  # noqa: E402
 from services.backends.riffusion.interpolate import Endpoint  # noqa: E402
 from tests.tiny_models import build_tiny_model, wav_bytes  # noqa: E402
@@ -110,7 +106,7 @@ def test_window_layout_snaps_to_the_beat() -> None:
 
 
 def test_diffusers_missing_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(backend_module, "missing_packages", lambda: ["diffusers"])
+    monkeypatch.setattr(availability, "missing_packages", lambda: ["diffusers"])
     status = RiffusionBackend(RiffusionOptions(model="/nowhere")).available()
     assert not status.available
     assert "diffusers" in status.reason and "scripts/install.sh --gpu" in status.reason

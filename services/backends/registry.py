@@ -93,17 +93,10 @@ def _code_status(settings: Settings) -> BackendStatus:
 
 
 def _riffusion_status(settings: Settings) -> BackendStatus:
-    from services.backends.riffusion.availability import SETUP_HINT, missing_packages, model_problem
+    from services.backends.riffusion.availability import unavailable_reason
 
     info = BACKENDS["riffusion"]
-    missing = missing_packages()
-    if missing:
-        reason = f"riffusion needs {', '.join(missing)}, which is not installed: run `{SETUP_HINT}`"
-        return BackendStatus("riffusion", False, reason, info.description)
-    try:
-        problem = model_problem(settings.riffusion_model, settings.riffusion_revision)
-    except Exception as exc:  # a broken hub cache must not break /music backends
-        problem = f"could not look for the model {settings.riffusion_model}: {exc}"
+    problem = unavailable_reason(settings.riffusion_model, settings.riffusion_revision)
     if problem is not None:
         return BackendStatus("riffusion", False, problem, info.description)
     return BackendStatus("riffusion", True, f"ready ({settings.riffusion_model})", info.description)

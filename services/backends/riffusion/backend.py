@@ -26,7 +26,7 @@ from services.backends.base import (
     GenerationRequest,
     ProgressFn,
 )
-from services.backends.riffusion.availability import SETUP_HINT, missing_packages, model_problem
+from services.backends.riffusion import availability
 from services.backends.riffusion.batching import Batcher
 from services.backends.riffusion.codec import SpectrogramCodec
 from services.backends.riffusion.image_util import png_bytes
@@ -162,16 +162,12 @@ class RiffusionBackend:
 
     def available(self) -> BackendStatus:
         """Whether the packages and the model files are present; never loads the model."""
-        missing = missing_packages()
-        if missing:
-            reason = f"riffusion needs {', '.join(missing)}, which is not installed: run `{SETUP_HINT}`"
-            return BackendStatus(self.name, False, reason, self.description)
-        try:
-            problem = model_problem(self.options.model, self.options.revision, self.options.hf_cache_dir)
-        except Exception as exc:  # a broken cache or hub client: say so rather than crash /music backends
-            problem = f"could not look for the model {self.options.model}: {exc}"
+        problem = availability.unavailable_reason(
+            self.options.model, self.options.revision, self.options.hf_cache_dir
+        )
         if problem is not None:
-            return BackendStatus(self.name, False, f"riffusion: {problem}", self.description)
+            reason = problem if problem.startswith("riffusion") else f"riffusion: {problem}"
+            return BackendStatus(self.name, False, reason, self.description)
         return BackendStatus(self.name, True, "ready", self.description)
 
     def pipeline(self) -> SpectrogramPipeline:

@@ -122,7 +122,7 @@ class Batcher(Generic[J, R]):
             if remaining <= 0:
                 break
             self._cond.wait(remaining)
-        batch, rest = queue[: self.max_batch], queue[self.max_batch:]
+        batch, rest = queue[: self.max_batch], queue[self.max_batch :]
         if rest:
             self._pending[key] = rest
         else:

@@ -56,8 +56,9 @@ def mel_filterbank(params: SpectrogramParams) -> npt.NDArray[np.float64]:
     def hz_to_mel(hz: float) -> float:
         return 2595.0 * math.log10(1.0 + hz / 700.0)
 
-    mels = np.linspace(hz_to_mel(params.min_frequency), hz_to_mel(params.max_frequency),
-                       params.num_frequencies + 2)
+    mels = np.linspace(
+        hz_to_mel(params.min_frequency), hz_to_mel(params.max_frequency), params.num_frequencies + 2
+    )
     edges = 700.0 * (10.0 ** (mels / 2595.0) - 1.0)
     widths = np.diff(edges)
     offsets = edges[np.newaxis, :] - freqs[:, np.newaxis]  # (freqs, points)
@@ -122,8 +123,12 @@ def _plan(params: SpectrogramParams) -> _Plan:
     filters = filters[:bins]
     ratio = _work_rate(params)
     full = _Geometry(params.sample_rate, params.hop_length, _hann(params.win_length), params.n_fft)
-    work = _Geometry(int(params.sample_rate * ratio), int(params.hop_length * ratio),
-                     _hann(int(params.win_length * ratio)), int(params.n_fft * ratio))
+    work = _Geometry(
+        int(params.sample_rate * ratio),
+        int(params.hop_length * ratio),
+        _hann(int(params.win_length * ratio)),
+        int(params.n_fft * ratio),
+    )
     if bins > work.n_fft // 2 + 1:
         raise ValueError("mel filters reach above the work rate's Nyquist frequency")
     inverse = np.linalg.pinv(filters.T).T  # (mels, bins), least-norm solution of filters.T @ x = mel
@@ -185,7 +190,7 @@ class _Ops:
         key = (len(geo.window), geo.hop, count)
         if key not in self._envelopes:
             squares = np.broadcast_to(geo.window.astype(np.float64) ** 2, (1, count, len(geo.window))).copy()
-            envelope = _overlap_add(_NUMPY, squares, geo.hop)[0, geo.pad:geo.pad + geo.hop * (count - 1)]
+            envelope = _overlap_add(_NUMPY, squares, geo.hop)[0, geo.pad : geo.pad + geo.hop * (count - 1)]
             self._envelopes[key] = self.asarray((1.0 / envelope).astype(np.float32))
         return self._envelopes[key]
 
@@ -214,7 +219,7 @@ def _overlap_add(ops: _Ops, frames: Any, hop: int) -> Any:
     blocks = frames.reshape(batch, count, parts, hop)
     out = ops.zeros((batch, count + parts - 1, hop), frames)
     for part in range(parts):
-        out[:, part:part + count] += blocks[:, :, part]
+        out[:, part : part + count] += blocks[:, :, part]
     return out.reshape(batch, -1)
 
 
@@ -222,9 +227,9 @@ def _istft(ops: _Ops, spectrum: Any, geo: _Geometry) -> Any:
     """Least-squares inverse of `_stft` (windowed overlap-add over the summed squared window), length
     hop × (frames − 1) like torch.istft with center=True."""
     count = spectrum.shape[1]
-    frames = ops.irfft(spectrum, geo.n_fft)[..., :len(geo.window)] * ops.asarray(geo.window)
+    frames = ops.irfft(spectrum, geo.n_fft)[..., : len(geo.window)] * ops.asarray(geo.window)
     summed = _overlap_add(ops, frames, geo.hop)
-    return summed[:, geo.pad:geo.pad + geo.hop * (count - 1)] * ops.inverse_envelope(geo, count)
+    return summed[:, geo.pad : geo.pad + geo.hop * (count - 1)] * ops.inverse_envelope(geo, count)
 
 
 class SpectrogramCodec:
@@ -299,8 +304,10 @@ class SpectrogramCodec:
     ) -> list[Audio]:
         """Decode several images with one Griffin-Lim run per group of equal params and width."""
         decoded = [read_params(image, self.params) for image in images]
-        mels = [mel_from_image(image, params, DEFAULT_MAX_VALUE if max_value is None else max_value)
-                for image, (params, max_value) in zip(images, decoded, strict=True)]
+        mels = [
+            mel_from_image(image, params, DEFAULT_MAX_VALUE if max_value is None else max_value)
+            for image, (params, max_value) in zip(images, decoded, strict=True)
+        ]
         groups: dict[tuple[SpectrogramParams, int], list[int]] = {}
         for index, ((params, _), mel) in enumerate(zip(decoded, mels, strict=True)):
             groups.setdefault((params, mel.shape[2]), []).append(index)
@@ -311,7 +318,7 @@ class SpectrogramCodec:
             start = 0
             for i in members:
                 channels = mels[i].shape[0]
-                wave = waves[start:start + channels]
+                wave = waves[start : start + channels]
                 start += channels
                 results[i] = Audio(_level(wave, normalize, decoded[i][1] is not None), params.sample_rate)
         return [audio for audio in results if audio is not None]
@@ -352,7 +359,7 @@ def _integrated_phase(magnitude: FloatArray, geo: _Geometry) -> ComplexArray:
     f = k + σ²·∂log|S|/∂k, with σ² = N² / (2π·λ) bins². Integrating 2π·f·hop/N over frames (trapezoid)
     gives each bin the phase a steady partial would have. Transients are left to Griffin-Lim."""
     count, bins = magnitude.shape[1], magnitude.shape[2]
-    spread = geo.n_fft ** 2 / (2.0 * np.pi * HANN_GAUSSIAN * len(geo.window) ** 2)
+    spread = geo.n_fft**2 / (2.0 * np.pi * HANN_GAUSSIAN * len(geo.window) ** 2)
     floor = np.maximum(magnitude.max(axis=(1, 2), keepdims=True), 1e-30) * 1e-6
     log_mag = np.log(magnitude.astype(np.float64) + floor)
     slope = np.zeros_like(log_mag)

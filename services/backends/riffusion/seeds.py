@@ -51,7 +51,7 @@ def window_audio(audio: Audio, params: SpectrogramParams, *, start_s: float = 0.
         raise ValueError("the audio is empty")
     start = min(max(0.0, start_s), max(0.0, audio.duration - 0.01))
     if start > 0:
-        tail = audio.samples[:, round(start * audio.sample_rate):]
+        tail = audio.samples[:, round(start * audio.sample_rate) :]
         audio = Audio(np.ascontiguousarray(tail), audio.sample_rate)
     frames = params.frames_for_width(WINDOW_WIDTH)
     seconds = frames / params.sample_rate
@@ -72,7 +72,11 @@ def drum_style_for_genres(genres: tuple[str, ...], time_signature: tuple[int, in
 
 
 def beat_score(
-    bpm: float, style: str, *, time_signature: tuple[int, int] = (4, 4), energy: float = DEFAULT_ENERGY,
+    bpm: float,
+    style: str,
+    *,
+    time_signature: tuple[int, int] = (4, 4),
+    energy: float = DEFAULT_ENERGY,
     seconds: float = 6.0,
 ) -> Score:
     """A drums-only score of the styles engine's `style` groove at `bpm`, long enough for `seconds`."""
@@ -90,25 +94,37 @@ def beat_score(
         if hit.offset < bar_beats - 1e-6
     ]
     drums = Track("drums", is_drum=True, notes=notes, role="drums", volume=0.9)
-    return Score(tempo_bpm=float(bpm), tracks=[drums], time_signature=time_signature,
-                 length_beats=bars * bar_beats)
+    return Score(
+        tempo_bpm=float(bpm), tracks=[drums], time_signature=time_signature, length_beats=bars * bar_beats
+    )
 
 
 def beat_audio(
-    bpm: float, style: str = "rock", *, time_signature: tuple[int, int] = (4, 4),
-    energy: float = DEFAULT_ENERGY, soundfont: Path | None = None, params: SpectrogramParams | None = None,
+    bpm: float,
+    style: str = "rock",
+    *,
+    time_signature: tuple[int, int] = (4, 4),
+    energy: float = DEFAULT_ENERGY,
+    soundfont: Path | None = None,
+    params: SpectrogramParams | None = None,
 ) -> Audio:
     """One window of the groove rendered with the SoundFont, starting on the downbeat."""
     p = params or SpectrogramParams()
-    score = beat_score(bpm, style, time_signature=time_signature, energy=energy,
-                       seconds=window_seconds(p) + 0.5)
+    score = beat_score(
+        bpm, style, time_signature=time_signature, energy=energy, seconds=window_seconds(p) + 0.5
+    )
     rendered = render_score(score, soundfont=soundfont, sample_rate=p.sample_rate, tail_s=0.0, reverb=0.1)
     return window_audio(rendered, p)
 
 
 def beat_seed(
-    bpm: float, style: str = "rock", *, time_signature: tuple[int, int] = (4, 4),
-    energy: float = DEFAULT_ENERGY, soundfont: Path | None = None, codec: SpectrogramCodec | None = None,
+    bpm: float,
+    style: str = "rock",
+    *,
+    time_signature: tuple[int, int] = (4, 4),
+    energy: float = DEFAULT_ENERGY,
+    soundfont: Path | None = None,
+    codec: SpectrogramCodec | None = None,
 ) -> Image.Image:
     """The seed spectrogram of a beat at `bpm` (cached: do not modify the returned image)."""
     codec = codec or SpectrogramCodec()
@@ -117,8 +133,9 @@ def beat_seed(
         cached = _beat_cache.get(key)
     if cached is not None:
         return cached
-    audio = beat_audio(bpm, style, time_signature=time_signature, energy=energy, soundfont=soundfont,
-                       params=codec.params)
+    audio = beat_audio(
+        bpm, style, time_signature=time_signature, energy=energy, soundfont=soundfont, params=codec.params
+    )
     image = codec.audio_to_image(audio)
     with _cache_lock:
         if len(_beat_cache) > 64:
@@ -154,7 +171,7 @@ def _pulse(frames: int, rate: int, rng: np.random.Generator) -> np.ndarray:
     out = np.zeros(frames)
     burst = rng.standard_normal(int(0.04 * rate)) * np.exp(-np.linspace(0, 6, int(0.04 * rate)))
     for start in range(0, frames - len(burst), int(0.25 * rate)):
-        out[start:start + len(burst)] += burst
+        out[start : start + len(burst)] += burst
     return out
 
 
@@ -192,8 +209,13 @@ def audio_format(filename: str) -> str:
 
 
 def audio_seed(
-    data: bytes, fmt: str, *, start_s: float = 0.0, codec: SpectrogramCodec | None = None,
-    max_bytes: int = MAX_AUDIO_BYTES, max_seconds: float = MAX_AUDIO_SECONDS,
+    data: bytes,
+    fmt: str,
+    *,
+    start_s: float = 0.0,
+    codec: SpectrogramCodec | None = None,
+    max_bytes: int = MAX_AUDIO_BYTES,
+    max_seconds: float = MAX_AUDIO_SECONDS,
 ) -> Image.Image:
     """The seed spectrogram of the user's audio: decoded (length capped), resampled to 44.1 kHz, one
     5.11 s window from `start_s` (looped when shorter). ValueError with a readable reason when unusable."""
@@ -204,4 +226,3 @@ def audio_seed(
     if decoded.frames == 0 or not np.isfinite(decoded.samples).all():
         raise ValueError("the audio file holds no usable sound")
     return codec.audio_to_image(window_audio(decoded, codec.params, start_s=start_s))
-
