@@ -205,22 +205,26 @@ class Deliverer:
                 log.info("job %s: interaction token rejected; posting in the channel", record.job_id)
         return await self._send_channel(record, delivery)
 
-    def _payload(self, record: JobRecord) -> dict[str, Any]:
+    async def _read(self, path: str | None) -> bytes | None:
+        """A result file, read off the event loop (MP3s can be megabytes)."""
+        return await asyncio.to_thread(self.engine.result_file, path)
+
+    async def _payload(self, record: JobRecord) -> dict[str, Any]:
         if record.state is JobState.DONE and record.result is not None:
             result = record.result
-            mp3 = self.engine.result_file(result.mp3_path)
+            mp3 = await self._read(result.mp3_path)
             if mp3 is None:
                 return {"content": "❌ The finished file was lost before it could be sent. Please try again."}
             files = [discord.File(io.BytesIO(mp3), filename=result.mp3_filename)]
-            preview = self.engine.result_file(result.preview_path)
+            preview = await self._read(result.preview_path)
             if preview is not None:
                 files.append(discord.File(io.BytesIO(preview), filename="preview.png"))
             for path in result.attachments:
-                extra = self.engine.result_file(path)
+                extra = await self._read(path)
                 if extra is not None:
                     files.append(discord.File(io.BytesIO(extra), filename=path.rsplit("attach-", 1)[-1]))
             if result.backend in MIDI_ATTACHED:
-                midi = self.engine.result_file(result.midi_path)
+                midi = await self._read(result.midi_path)
                 if midi is not None:
                     name = result.mp3_filename.removesuffix(".mp3") + ".mid"
                     files.append(discord.File(io.BytesIO(midi), filename=name))
@@ -237,7 +241,7 @@ class Deliverer:
         return {"content": failure_content(record)}
 
     async def _send_webhook(self, record: JobRecord, delivery: DiscordDelivery) -> None:
-        payload = self._payload(record)
+        payload = await self._payload(record)
         await self._webhook(delivery).edit_message(
             ORIGINAL,
             content=payload.get("content") or None,
@@ -262,7 +266,7 @@ class Deliverer:
         if not isinstance(channel, discord.abc.Messageable):
             return True
         user = record.request.user_id
-        payload = self._payload(record)
+        payload = await self._payload(record)
         lead = f"<@{user}> here is your music:" if record.state is JobState.DONE else f"<@{user}>"
         content = f"{lead}\n{payload['content']}".strip() if payload.get("content") else lead
         await channel.send(

@@ -512,7 +512,8 @@ class MusicCog(commands.Cog, name="Music"):
 
     async def _send_midi(self, interaction: discord.Interaction[Any], job_id: str) -> None:
         record = await self.engine.job_service.get(job_id)
-        data = self.engine.result_file(record.result.midi_path) if record and record.result else None
+        path = record.result.midi_path if record and record.result else None
+        data = await asyncio.to_thread(self.engine.result_file, path)
         if data is None:
             raise UserError("The MIDI file for that piece is no longer available.")
         assert record is not None and record.result is not None
