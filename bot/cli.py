@@ -70,7 +70,7 @@ async def _make(args: argparse.Namespace, settings: Settings) -> int:
     assert record is not None
     if record.result is None:
         suffix = f" (error id {record.error_id})" if record.error_id else ""
-        print(f"promptjam: {record.error or 'failed'}{suffix}", file=sys.stderr)
+        print(f"promptjam: {record.error_text() or 'failed'}{suffix}", file=sys.stderr)
         return 1
     result = record.result
     out = Path(args.output or result.mp3_filename)

@@ -17,7 +17,14 @@ from typing import Any
 
 import discord
 
-from cogs.formatting import NO_MENTIONS, failure_content, progress_content, result_embed, safe_text
+from cogs.formatting import (
+    NO_MENTIONS,
+    failure_content,
+    fit_content,
+    progress_content,
+    result_embed,
+    safe_text,
+)
 from cogs.views import result_view
 from services.engine import Engine
 from services.jobs.models import DiscordDelivery, JobEvent, JobRecord, JobState
@@ -244,7 +251,7 @@ class Deliverer:
         payload = await self._payload(record)
         await self._webhook(delivery).edit_message(
             ORIGINAL,
-            content=payload.get("content") or None,
+            content=fit_content(payload.get("content")) or None,
             embed=payload.get("embed"),
             attachments=payload.get("files", []),
             view=payload.get("view"),
@@ -270,7 +277,7 @@ class Deliverer:
         lead = f"<@{user}> here is your music:" if record.state is JobState.DONE else f"<@{user}>"
         content = f"{lead}\n{payload['content']}".strip() if payload.get("content") else lead
         await channel.send(
-            content=content,
+            content=fit_content(content),
             embed=payload.get("embed"),  # type: ignore[arg-type]
             files=payload.get("files", []),
             view=payload.get("view"),  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from cogs.formatting import NO_MENTIONS, safe_text
+from cogs.formatting import NO_MENTIONS, fit_content, safe_text, user_error_text
 from services.errors import UserError
 from services.jobs.service import new_error_id
 
@@ -33,10 +33,10 @@ def error_message(interaction: discord.Interaction[Any], error: BaseException, *
         error = error.original
     if isinstance(error, UserError):
         log.info("%s: user error for %s: %s", context, interaction.user.id, error.message)
-        return f"⚠️ {error.message}"
+        return f"⚠️ {user_error_text(error)}"
     if isinstance(error, app_commands.CheckFailure):
         log.info("%s: check failed for %s: %s", context, interaction.user.id, error)
-        return f"⛔ {error}"
+        return f"⛔ {safe_text(str(error), 300)}"
     if isinstance(error, app_commands.TransformerError):
         log.info("%s: bad option from %s: %s", context, interaction.user.id, error)
         return f"⚠️ {friendly_transform_error(error)}"
@@ -50,6 +50,7 @@ async def send_ephemeral(
 ) -> None:
     """Answer privately whether or not the interaction was answered; `edit_deferred` replaces a
     deferred 'thinking…' message instead of adding a follow-up."""
+    message = fit_content(message) or "…"
     try:
         if not interaction.response.is_done():
             await interaction.response.send_message(message, ephemeral=True, allowed_mentions=NO_MENTIONS)

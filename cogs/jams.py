@@ -20,7 +20,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs.errors import report_error
-from cogs.formatting import EMBED_COLOUR, NO_MENTIONS, safe_text
+from cogs.formatting import EMBED_COLOUR, NO_MENTIONS, fit_choice_name, fit_embed, safe_text, warning_text
 from cogs.music import upload_limit
 from services.engine import Engine
 from services.errors import UserError
@@ -28,6 +28,7 @@ from services.jams.models import ContributionState, Jam, JamState, VoteChoice
 from services.jams.service import JamOptions, JamService, JamSnapshot
 from services.jams.timing import clock
 from services.jobs.models import INTERACTION_TOKEN_LIFETIME_S, DiscordDelivery, MusicRequest
+from services.untrusted import clean
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +160,8 @@ def card_embed(snapshot: JamSnapshot) -> discord.Embed:
     embed.add_field(name="Length so far", value=clock(snapshot.length_s))
     embed.add_field(name="Backend", value=jam.backend)
     embed.add_field(name="State", value=state, inline=False)
-    embed.set_footer(text=f"jam {jam.id} · started by {jam.starter_name}"[:2048])
-    return embed
+    embed.set_footer(text=f"jam {jam.id} · started by {clean(jam.starter_name, 80)}")
+    return fit_embed(embed)
 
 
 # --- the cog ----------------------------------------------------------------------------------------
@@ -333,7 +334,7 @@ class JamsCog(commands.Cog, name="Jams"):
             self.schedule_card(jam.id)
         except UserError as exc:
             with suppress(discord.HTTPException):
-                await message.reply(f"⚠️ {exc.message}", allowed_mentions=NO_MENTIONS, mention_author=False)
+                await message.reply(warning_text(exc), allowed_mentions=NO_MENTIONS, mention_author=False)
         except discord.HTTPException:
             log.warning("jam %s: could not answer a message", jam.id, exc_info=True)
 
@@ -370,10 +371,10 @@ class JamsCog(commands.Cog, name="Jams"):
         for c in await self.jams.contributions(jam.id):
             if c.state is ContributionState.REMOVED or (c.author_id != interaction.user.id and not moderator):
                 continue
-            name = f"#{c.position} {c.author_name} — {' '.join(c.prompt.split())}"
+            name = fit_choice_name(f"#{c.position} {c.author_name} — {c.prompt}")
             if current and current not in name.lower():
                 continue
-            choices.append(app_commands.Choice(name=name[:100], value=str(c.id)))
+            choices.append(app_commands.Choice(name=name, value=str(c.id)))
         return choices[:25]
 
     @jam.command(name="play", description="Play the jam as it stands (starter or moderators)")
@@ -428,7 +429,7 @@ class JamsCog(commands.Cog, name="Jams"):
                 await jobs.submit(job_id, request, delivery)
             except UserError as exc:
                 await interaction.edit_original_response(
-                    content=f"⚠️ {exc.message}", allowed_mentions=NO_MENTIONS
+                    content=warning_text(exc), allowed_mentions=NO_MENTIONS
                 )
         finally:
             jobs.release(job_id)  # no-op once submitted

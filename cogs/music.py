@@ -21,7 +21,16 @@ from discord.ext import commands
 from cogs.attachments import AUDIO_SUFFIXES, ImageSource, check_size, download, first_image
 from cogs.delivery import Deliverer
 from cogs.errors import report_error
-from cogs.formatting import NO_MENTIONS, backends_embed, progress_content, safe_text
+from cogs.formatting import (
+    CONTENT_LIMIT,
+    NO_MENTIONS,
+    backends_embed,
+    fit_choice_name,
+    fit_content,
+    progress_content,
+    safe_text,
+    warning_text,
+)
 from services.engine import Engine, RequestOptions
 from services.errors import UserError
 from services.jobs.models import INTERACTION_TOKEN_LIFETIME_S, DiscordDelivery, MusicRequest
@@ -116,7 +125,7 @@ class MusicCog(commands.Cog, name="Music"):
                     request = await before_submit(job_id, request)
                 except UserError as exc:
                     await interaction.edit_original_response(
-                        content=f"⚠️ {exc.message}", allowed_mentions=NO_MENTIONS
+                        content=warning_text(exc), allowed_mentions=NO_MENTIONS
                     )
                     return
             delivery = DiscordDelivery(
@@ -129,7 +138,7 @@ class MusicCog(commands.Cog, name="Music"):
                 record = await jobs.submit(job_id, request, delivery)
             except UserError as exc:
                 await interaction.edit_original_response(
-                    content=f"⚠️ {exc.message}", allowed_mentions=NO_MENTIONS
+                    content=warning_text(exc), allowed_mentions=NO_MENTIONS
                 )
                 return
             position = jobs.position_of(record.job_id)
@@ -430,7 +439,7 @@ class MusicCog(commands.Cog, name="Music"):
             await message.add_reaction("🎧")
         except UserError as exc:
             log.info("listening channel %s: %s", message.channel.id, exc.message)
-            await message.reply(f"⚠️ {exc.message}", allowed_mentions=NO_MENTIONS, mention_author=False)
+            await message.reply(warning_text(exc), allowed_mentions=NO_MENTIONS, mention_author=False)
         except discord.HTTPException:
             log.warning("listening channel %s: could not answer", message.channel.id, exc_info=True)
 
@@ -440,7 +449,7 @@ class MusicCog(commands.Cog, name="Music"):
     ) -> list[app_commands.Choice[str]]:
         current = current.lower()
         return [
-            app_commands.Choice(name=f"{s.name} — {s.description}"[:100], value=s.name)
+            app_commands.Choice(name=fit_choice_name(f"{s.name} — {s.description}"), value=s.name)
             for s in self.engine.backends()
             if s.available
             and current in s.name
@@ -457,15 +466,20 @@ class MusicCog(commands.Cog, name="Music"):
         if not entries:
             await interaction.response.send_message("You have nothing in the queue.", ephemeral=True)
             return
-        lines = []
-        for e in entries:
+        total = self.engine.job_service.queue_length()
+        footer = f"\n\n{total} piece(s) in the queue in all. Cancel one with `/music cancel`."
+        listing = ""
+        for i, e in enumerate(entries):
             where = f"#{e.position} in queue" if e.position else "being made now"
             eta = f", ready in ~{fmt_duration(e.eta_s)}" if e.eta_s else ""
-            lines.append(f"`{e.job_id}` · {where}{eta} · {e.backend} · {safe_text(e.prompt, 80)}")
-        total = self.engine.job_service.queue_length()
-        lines.append(f"\n{total} piece(s) in the queue in all. Cancel one with `/music cancel`.")
+            line = f"`{e.job_id}` · {where}{eta} · {e.backend} · {safe_text(e.prompt, 80)}"
+            more = f"\n… and {len(entries) - i} more"
+            if len(listing) + len(line) + len(more) + len(footer) + 1 > CONTENT_LIMIT:
+                listing += more
+                break
+            listing += ("\n" if listing else "") + line
         await interaction.response.send_message(
-            "\n".join(lines), ephemeral=True, allowed_mentions=NO_MENTIONS
+            fit_content(listing + footer), ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
     @music.command(name="cancel", description="Cancel one of your queued or running pieces")
@@ -484,7 +498,7 @@ class MusicCog(commands.Cog, name="Music"):
     ) -> list[app_commands.Choice[str]]:
         entries = self.engine.job_service.queue_for(interaction.user.id)
         return [
-            app_commands.Choice(name=f"{e.job_id} · {' '.join(e.prompt.split())}"[:100], value=e.job_id)
+            app_commands.Choice(name=fit_choice_name(f"{e.job_id} · {e.prompt}"), value=e.job_id)
             for e in entries
             if current in e.job_id or current.lower() in e.prompt.lower()
         ][:25]

@@ -19,13 +19,14 @@ from typing import Literal
 
 from services.backends.base import BackendStatus
 from services.backends.registry import all_statuses, backend_status
-from services.errors import UnknownJob, UserError
+from services.errors import UnknownJob, UserError, backend_cannot_run
 from services.guild_settings import GuildSettingsStore
 from services.jobs.executors import Executor, make_executor
 from services.jobs.models import Action, DiscordDelivery, JobRecord, MusicRequest
 from services.jobs.service import JobService
 from services.jobs.store import JobStore
 from services.settings import Settings
+from services.untrusted import clean
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ class Engine:
         backend = (options.backend or self.settings.default_backend).strip().lower()
         status = backend_status(backend, self.settings)
         if not status.available:
-            raise UserError(f"The **{backend}** backend can't run: {status.reason}.")
+            raise backend_cannot_run(backend, status.reason)
         duration = options.duration_s
         if duration is not None and not 1 <= duration <= self.settings.max_duration_s:
             raise UserError(f"Duration must be between 1 and {self.settings.max_duration_s} seconds.")
@@ -158,8 +159,8 @@ class Engine:
                 key = Key.parse(key).name()
             except ValueError:
                 raise UserError(
-                    f"I don't know the key {key[:40]!r} — try something like "
-                    "`A minor`, `F# major` or `D dorian`."
+                    "I don't know the key “{key}” — try something like `A minor`, `F# major` or `D dorian`.",
+                    key=clean(key, 40),
                 ) from None
         seed = options.seed if options.seed is not None else random.randint(0, MAX_SEED)
         if not 0 <= seed <= MAX_SEED:

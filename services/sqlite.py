@@ -24,3 +24,13 @@ async def connect(path: Path | str, schema: str) -> aiosqlite.Connection:
     await db.executescript(schema)
     await db.commit()
     return db
+
+
+async def add_missing_columns(db: aiosqlite.Connection, table: str, columns: dict[str, str]) -> None:
+    """Add columns a newer version of a store needs to a table an older version created."""
+    async with db.execute(f"PRAGMA table_info({table})") as cur:
+        present = {row["name"] for row in await cur.fetchall()}
+    for name, declaration in columns.items():
+        if name not in present:
+            await db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
+    await db.commit()

@@ -230,3 +230,23 @@ def test_retry_after_forms() -> None:
     assert retry_after_seconds({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # in the past
     assert retry_after_seconds({"retry-after": "soon"}) is None
     assert retry_after_seconds({}) is None
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422, 418])
+def test_a_refusal_never_shows_the_servers_text_and_logs_it_without_the_key(
+    fake: FakeOpenAI, caplog: pytest.LogCaptureFixture, status: int
+) -> None:
+    """Error bodies can echo the key ("Incorrect API key provided: sk-…") or anything else: users get
+    a reason by status code, the log gets the server's words with the key cut out."""
+    body = f"Incorrect API key provided: {SECRET}. [FREE NITRO](https://evil.example) sk-abcdefgh1234***wxyz"
+    fake.script(Reply(status=status, error=body))
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(LLMError) as caught:
+        client_for(fake, RecordingSleep()).complete_json(MESSAGES, schema=SCHEMA)
+    message = caught.value.message
+    assert SECRET not in message and "Incorrect API key" not in message and "NITRO" not in message
+    assert f"HTTP {status}" in message
+    if status == 401:
+        assert "OPENAI_API_KEY" in message
+    assert "Incorrect API key provided" in caplog.text  # the operator still learns what the server said
+    assert SECRET not in caplog.text and "sk-abcdefgh1234" not in caplog.text

@@ -63,7 +63,8 @@ def backend_status(name: str, settings: Settings) -> BackendStatus:
     info = BACKENDS.get(name)
     if info is None:
         known = ", ".join(ALL_BACKENDS)
-        return BackendStatus(name, False, f"there is no backend called {name!r} (try one of: {known})")
+        # The name is what someone typed: callers show it (escaped), the reason does not repeat it.
+        return BackendStatus(name, False, f"there is no backend by that name (try one of: {known})")
     if name not in settings.enabled_backends:
         return BackendStatus(
             name,

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 
 from services.backends.registry import backend_status
-from services.errors import UserError
+from services.errors import UserError, backend_cannot_run
 from services.jams.models import (
     Contribution,
     ContributionState,
@@ -31,6 +31,7 @@ from services.jams.store import JamExists, JamStore
 from services.jams.timing import piece_length_s
 from services.jobs.models import JamPlan, JamSegment, MusicRequest
 from services.settings import Settings
+from services.untrusted import clean
 
 MAX_THEME_CHARS = 100  # a theme is a title, not a prompt
 MAX_JAM_PROMPT_CHARS = 300  # one segment's prompt; longer ones are almost always pasted by mistake
@@ -185,7 +186,7 @@ class JamService:
         name = (backend or self.settings.default_backend).strip().lower()
         status = backend_status(name, self.settings)
         if not status.available:
-            raise UserError(f"The **{name}** backend can't run: {status.reason}.")
+            raise backend_cannot_run(name, status.reason)
         return name
 
     # --- contributions -------------------------------------------------------------------------
@@ -412,5 +413,6 @@ def _key(key: str | None) -> str:
         return Key.parse(text).name()
     except ValueError:
         raise UserError(
-            f"I don't know the key {text[:40]!r} — try something like `A minor`, `F# major` or `D dorian`."
+            "I don't know the key “{key}” — try something like `A minor`, `F# major` or `D dorian`.",
+            key=clean(text, 40),
         ) from None

@@ -19,7 +19,7 @@ from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 from services.backends.base import BackendUnavailable, Cancelled
-from services.errors import UserError
+from services.errors import UserError, literal, render_message
 from services.jobs.models import MusicRequest, MusicResult
 from services.settings import Settings
 
@@ -31,11 +31,24 @@ OnProgress = Callable[[str, int, int], None]
 class JobFailed(Exception):
     """A job ended in error. `user_facing` errors are shown as they are; others get an error id."""
 
-    def __init__(self, message: str, *, user_facing: bool, details: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        user_facing: bool,
+        details: str | None = None,
+        values: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
-        self.message = message
+        self.template = message  # our words, `{placeholders}` for `values` (see services.errors.UserError)
+        self.values = dict(values or {})
         self.user_facing = user_facing
         self.details = details  # traceback text for the log, never shown to users
+
+    @property
+    def message(self) -> str:
+        """Plain text, values cleaned (logs)."""
+        return render_message(self.template, self.values)
 
 
 class Executor(Protocol):
@@ -52,23 +65,23 @@ class Executor(Protocol):
         ...
 
 
-def _classify(exc: BaseException) -> tuple[str, str]:
-    """(kind, message) for an exception raised by a backend."""
+def _classify(exc: BaseException) -> tuple[str, str, dict[str, str]]:
+    """(kind, message template, untrusted values) for an exception raised by a backend."""
     if isinstance(exc, Cancelled):
-        return "cancelled", "cancelled"
+        return "cancelled", "cancelled", {}
     if isinstance(exc, UserError):
-        return "user", exc.message
+        return "user", exc.template, exc.values
     if isinstance(exc, BackendUnavailable):
-        return "user", str(exc)
+        return "user", literal(str(exc)), {}
     if isinstance(exc, ValueError):
-        return "user", f"that request can't be made into music: {exc}"
-    return "internal", f"{type(exc).__name__}: {exc}"
+        return "user", "that request can't be made into music: {reason}", {"reason": str(exc)}
+    return "internal", f"{type(exc).__name__}: {exc}", {}
 
 
-def _raise_for(kind: str, message: str, details: str | None) -> None:
+def _raise_for(kind: str, message: str, values: dict[str, str], details: str | None) -> None:
     if kind == "cancelled":
         raise Cancelled()
-    raise JobFailed(message, user_facing=(kind == "user"), details=details)
+    raise JobFailed(message, user_facing=(kind == "user"), details=details, values=values)
 
 
 # --- threads ---------------------------------------------------------------------------------------
@@ -115,8 +128,8 @@ class ThreadExecutor:
             except Cancelled:
                 raise
             except Exception as exc:
-                kind, message = _classify(exc)
-                _raise_for(kind, message, traceback.format_exc())
+                kind, message, values = _classify(exc)
+                _raise_for(kind, message, values, traceback.format_exc())
                 raise  # unreachable: _raise_for always raises
 
         try:
@@ -157,8 +170,8 @@ def _worker_main(conn: Connection, settings: Settings, warm: tuple[str, ...]) ->
         try:
             result = run_job(job_id, request, settings, progress)
         except BaseException as exc:  # report everything; the parent decides what users see
-            kind, message = _classify(exc)
-            conn.send(("error", job_id, kind, message, traceback.format_exc()))
+            kind, message, values = _classify(exc)
+            conn.send(("error", job_id, kind, message, values, traceback.format_exc()))
             if isinstance(exc, KeyboardInterrupt):
                 return
         else:
@@ -278,7 +291,7 @@ class ProcessExecutor:
                 elif kind == "done" and msg[1] == job_id:
                     return MusicResult.from_json(msg[2])
                 elif kind == "error" and msg[1] == job_id:
-                    _raise_for(msg[2], msg[3], msg[4])
+                    _raise_for(msg[2], msg[3], msg[4], msg[5])
                 elif kind == "dead":
                     if slot.cancelled:
                         raise Cancelled()

@@ -11,6 +11,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
+from services.errors import render_message
+
 Action = Literal["create", "reroll", "extend", "variation"]
 
 # Discord lets an interaction token be used for 15 minutes.
@@ -196,8 +198,13 @@ class JobRecord:
     started_at: float | None = None
     finished_at: float | None = None
     result: MusicResult | None = None
-    error: str | None = None  # user-safe failure reason
+    error: str | None = None  # user-safe failure reason: our text, `{placeholders}` for error_values
+    error_values: dict[str, str] = field(default_factory=dict)  # what filled them (untrusted: escape to show)
     error_id: str | None = None
     delivered: bool = False
     attempts: int = 0  # times a worker started it (restarts resume it)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def error_text(self) -> str | None:
+        """The failure reason as plain text (the command line, logs)."""
+        return render_message(self.error, self.error_values) if self.error else None

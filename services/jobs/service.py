@@ -18,7 +18,7 @@ from types import TracebackType
 
 from services.backends.base import Cancelled
 from services.backends.registry import backend_status
-from services.errors import BackendNotAvailable, QueueFull, RateLimited, TooManyJobs, UnknownJob
+from services.errors import QueueFull, RateLimited, TooManyJobs, UnknownJob, backend_cannot_run
 from services.jobs.executors import Executor, JobFailed
 from services.jobs.fairqueue import FairQueue, QueuedJob
 from services.jobs.models import DiscordDelivery, JobEvent, JobRecord, JobState, MusicRequest
@@ -149,7 +149,7 @@ class JobService:
         """
         status = backend_status(request.backend, self.settings)
         if not status.available:
-            raise BackendNotAvailable(f"The **{request.backend}** backend can't run: {status.reason}.")
+            raise backend_cannot_run(request.backend, status.reason)
         waiting = [r.request for r in self._records.values()] + list(self._reserved.values())
         if len(waiting) >= self.settings.queue_size:
             raise QueueFull("The queue is full right now — please try again in a minute.")
@@ -273,7 +273,7 @@ class JobService:
         except JobFailed as exc:
             if exc.user_facing:
                 log.info("job %s failed: %s", job_id, exc.message)
-                await self._finish_failed(record, exc.message, None)
+                await self._finish_failed(record, exc.template, None, values=exc.values)
             else:
                 error_id = new_error_id()
                 log.error(
@@ -305,14 +305,28 @@ class JobService:
                 self._wakeup.set()
 
     async def _finish_failed(
-        self, record: JobRecord, reason: str, error_id: str | None, *, cancelled: bool = False
+        self,
+        record: JobRecord,
+        reason: str,
+        error_id: str | None,
+        *,
+        cancelled: bool = False,
+        values: dict[str, str] | None = None,
     ) -> None:
-        await self.store.mark_failed(record.job_id, reason, error_id, cancelled=cancelled)
+        """`reason` is our text with `{placeholders}` for `values` (untrusted, escaped where shown)."""
+        values = dict(values or {})
+        await self.store.mark_failed(record.job_id, reason, error_id, cancelled=cancelled, values=values)
         record.state = JobState.CANCELLED if cancelled else JobState.FAILED
         record.error = reason
+        record.error_values = values
         record.error_id = error_id
         self._emit(
-            JobEvent(record.job_id, "cancelled" if cancelled else "failed", message=reason, error_id=error_id)
+            JobEvent(
+                record.job_id,
+                "cancelled" if cancelled else "failed",
+                message=record.error_text() or "",
+                error_id=error_id,
+            )
         )
 
     # --- estimates -----------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 import aiosqlite
 
 from services.jobs.models import DiscordDelivery, JobRecord, JobState, MusicRequest, MusicResult
-from services.sqlite import connect
+from services.sqlite import add_missing_columns, connect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     delivery      TEXT,
     result        TEXT,
     error         TEXT,
+    error_values  TEXT,
     error_id      TEXT,
     delivered     INTEGER NOT NULL DEFAULT 0,
     delivering_at REAL,
@@ -62,6 +63,7 @@ class JobStore:
 
     async def open(self) -> None:
         self._db = await connect(self.path, _SCHEMA)
+        await add_missing_columns(self._db, "jobs", {"error_values": "TEXT"})
 
     async def close(self) -> None:
         if self._db is not None:
@@ -113,12 +115,18 @@ class JobStore:
         await self.db.commit()
 
     async def mark_failed(
-        self, job_id: str, reason: str, error_id: str | None, *, cancelled: bool = False
+        self,
+        job_id: str,
+        reason: str,
+        error_id: str | None,
+        *,
+        cancelled: bool = False,
+        values: dict[str, str] | None = None,
     ) -> None:
         state = JobState.CANCELLED if cancelled else JobState.FAILED
         await self.db.execute(
-            "UPDATE jobs SET state=?, finished_at=?, error=?, error_id=? WHERE job_id=?",
-            (state.value, time.time(), reason, error_id, job_id),
+            "UPDATE jobs SET state=?, finished_at=?, error=?, error_values=?, error_id=? WHERE job_id=?",
+            (state.value, time.time(), reason, json.dumps(values) if values else None, error_id, job_id),
         )
         await self.db.commit()
 
@@ -201,6 +209,7 @@ def _row_to_record(row: Any) -> JobRecord:
         finished_at=row["finished_at"],
         result=MusicResult.from_json(row["result"]) if row["result"] else None,
         error=row["error"],
+        error_values=json.loads(row["error_values"]) if row["error_values"] else {},
         error_id=row["error_id"],
         delivered=bool(row["delivered"]),
         attempts=row["attempts"],

@@ -296,9 +296,8 @@ class LLMClient:
                 except openai.BadRequestError as exc:
                     attempts += 1
                     if mode == "text" or not _about_response_format(exc):
-                        raise LLMError(
-                            f"the language model server refused the request: {_short(exc)}"
-                        ) from None
+                        self._log_refusal(exc)
+                        raise LLMError(_refusal_message(exc, self.config.model)) from None
                     log.info(
                         "LLM %s (%s) refused response mode %s; trying the next",
                         memory_key[0],
@@ -368,7 +367,18 @@ class LLMClient:
             except openai.BadRequestError:
                 raise  # the caller decides whether a simpler response mode may work
             except openai.APIStatusError as exc:  # 401, 403, 404, 422 …: retrying will not help
-                raise LLMError(f"the language model server said no: {_short(exc)}") from None
+                self._log_refusal(exc)
+                raise LLMError(_refusal_message(exc, self.config.model)) from None
+
+    def _log_refusal(self, exc: Exception) -> None:
+        """The server's own words go to the log only, the key cut out: error bodies can echo it."""
+        log.warning(
+            "LLM %s (%s) refused the request (HTTP %s): %s",
+            self.config.server,
+            self.config.model,
+            getattr(exc, "status_code", "?"),
+            redact_secret(_short(exc, 500), self.config.api_key),
+        )
 
     def _reply(
         self, response: Any, mode: ResponseMode, attempts: int, budget: TokenBudget | None
@@ -410,6 +420,39 @@ def _about_response_format(exc: Exception) -> bool:
     return any(
         word in text for word in ("response_format", "json_schema", "json schema", "json_object", "schema")
     )
+
+
+# What a user reads for each refusal. Never the server's own text: a 401 body can echo the API key
+# ("Incorrect API key provided: sk-…"), and any body can carry what the model or server was told.
+_REFUSALS = {
+    400: "it refused the request (HTTP 400)",
+    401: "it rejected this bot's API key (HTTP 401); the bot's operator should check OPENAI_API_KEY",
+    402: "the account has run out of credit (HTTP 402); the bot's operator should check it",
+    403: "it refused access (HTTP 403); the bot's operator should check the account's permissions",
+    404: "it does not know the model {model}, or the address is wrong (HTTP 404); the bot's operator "
+    "should check LLM_MODEL and OPENAI_BASE_URL",
+    413: "the request was too large for it (HTTP 413)",
+    422: "it could not process the request (HTTP 422)",
+}
+
+
+def _refusal_message(exc: Exception, model: str) -> str:
+    """A friendly reason for a refusal, by status code alone."""
+    status = getattr(exc, "status_code", None)
+    text = _REFUSALS.get(status) if isinstance(status, int) else None
+    if text is None:
+        text = f"it refused the request (HTTP {status or 'error'})"
+    return "the language model server said no: " + text.replace("{model}", model[:60])
+
+
+def redact_secret(text: str, secret: str | None) -> str:
+    """`text` with `secret` and anything shaped like an API key replaced, for log lines."""
+    if secret and len(secret) >= 6:
+        text = text.replace(secret, "[secret]")
+    return _KEY_SHAPED.sub("[secret]", text)
+
+
+_KEY_SHAPED = re.compile(r"\b(?:sk|pk|rk|key)-[A-Za-z0-9_\-*]{6,}")
 
 
 def _short(exc: Exception, limit: int = 200) -> str:

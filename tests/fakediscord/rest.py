@@ -17,6 +17,7 @@ from aiohttp import web
 from .cdn import UploadedPart, read_body
 from .gateway import Gateway
 from .interactions import INTERACTION_COMMAND, INTERACTION_COMPONENT, FakeInteraction
+from .limits import LimitExceeded, check_choices
 from .state import JSON, MESSAGE_FLAG_EPHEMERAL, MESSAGE_FLAG_LOADING, CallbackRecord, StoredMessage
 from .store import ApiError, RegisteredCommand, Store
 
@@ -306,6 +307,11 @@ class Rest:
             if kind == CB_UPDATE:
                 await store.edit_message(message, data, parts)
         elif kind in (CB_AUTOCOMPLETE, CB_MODAL):
+            if kind == CB_AUTOCOMPLETE:
+                try:
+                    check_choices(data)
+                except LimitExceeded as exc:
+                    raise ApiError(400, 50035, f"Invalid Form Body: {exc}") from None
             return None
         else:
             raise ApiError(400, 50035, f"Invalid Form Body: unknown callback type {kind}")

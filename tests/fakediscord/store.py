@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from .cdn import Cdn, UploadedPart
+from .limits import LimitExceeded, check_message
 from .state import (
     ADMINISTRATOR,
     EVERYONE_PERMISSIONS,
@@ -28,6 +29,14 @@ from .state import (
 from .waiting import Changes
 
 Dispatch = Callable[[str, JSON], Awaitable[None]]
+
+
+def _check_limits(payload: JSON) -> None:
+    """Discord's size limits: a payload over any of them is refused whole (400, 50035)."""
+    try:
+        check_message(payload)
+    except LimitExceeded as exc:
+        raise ApiError(400, 50035, f"Invalid Form Body: {exc}") from None
 
 
 class ApiError(Exception):
@@ -223,6 +232,7 @@ class Store:
         preset_attachments: list[StoredAttachment] | None = None,
     ) -> StoredMessage:
         """Store a new message and tell the bot about it (unless ephemeral), like Discord does."""
+        _check_limits(payload)
         channel = self.channel(channel_id)
         attachments = self._resolve_attachments(channel, payload, parts, [])
         message = StoredMessage(
@@ -253,6 +263,7 @@ class Store:
         self, message: StoredMessage, payload: JSON, parts: list[UploadedPart]
     ) -> StoredMessage:
         """Apply a PATCH: only keys present change; a loading (deferred) message stops loading."""
+        _check_limits(payload)
         channel = self.channel(message.channel_id)
         if "content" in payload:
             message.content = str(payload["content"] or "")

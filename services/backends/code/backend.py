@@ -189,7 +189,8 @@ class CodeBackend:
         rounds = 1 + self.repair_rounds
         raise UserError(
             f"the language model did not write working sound code in {rounds} "
-            f"{'try' if rounds == 1 else 'tries'}: {_plain(failures[-1] if failures else 'no reply', 300)}"
+            f"{'try' if rounds == 1 else 'tries'}: " + "{problem}",
+            problem=_plain(failures[-1] if failures else "no reply", 300),
         )
 
     def _generation(

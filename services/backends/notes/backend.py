@@ -99,8 +99,8 @@ class NotesBackend:
             remaining = check(score, rules)
             if remaining:
                 raise UserError(
-                    "the language model's score breaks the request and could not be repaired: "
-                    + "; ".join(plain_text(str(v), 200) for v in remaining[:5])
+                    "the language model's score breaks the request and could not be repaired: {problems}",
+                    problems="; ".join(plain_text(str(v), 200) for v in remaining[:5]),
                 )
             notes.extend(f"Repaired: {plain_text(r, 300)}." for r in repairs)
         if request.duration_s is not None and request.duration_s > request.max_duration_s:
@@ -178,7 +178,8 @@ class NotesBackend:
         if best is None:
             raise UserError(
                 f"the language model did not write a usable score in {rounds} "
-                f"{'try' if rounds == 1 else 'tries'}: {plain_text(last_problem, 300)}"
+                f"{'try' if rounds == 1 else 'tries'}: " + "{problem}",
+                problem=plain_text(last_problem, 300),
             )
         progress("checking the score", 1 + self.repair_rounds, total)
         return best[0], best[1], rounds

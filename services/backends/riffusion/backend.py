@@ -9,6 +9,7 @@ them with crossfades. Longer pieces morph gradually instead of repeating one win
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from dataclasses import dataclass, field
@@ -55,6 +56,8 @@ from services.backends.riffusion.seeds import (
     window_seconds,
 )
 from services.backends.styles.interpreter import interpret
+
+log = logging.getLogger(__name__)
 
 MIN_OVERLAP_S = 0.4  # shortest crossfade between windows; the stride is then snapped to the beat grid
 
@@ -180,7 +183,11 @@ class RiffusionBackend:
         try:
             return get_pipeline(config)
         except (OSError, ValueError, ImportError) as exc:
-            raise BackendUnavailable(f"riffusion: the model {o.model} could not be loaded: {exc}") from exc
+            # The loader's own text (paths, library internals) goes to the log, not to the channel.
+            log.warning("riffusion: loading %s failed: %s", o.model, exc, exc_info=True)
+            raise BackendUnavailable(
+                f"riffusion: the model {o.model} could not be loaded (the bot's log says why)"
+            ) from exc
 
     def batcher(self) -> Batcher[SpectrogramJob, Any]:
         """The one batcher of this backend (per process), created with the model."""
