@@ -78,7 +78,9 @@ async def test_a_401_that_echoes_the_api_key_is_shown_as_a_friendly_reason(
 
 async def test_option_values_are_echoed_escaped_and_cut_to_fit(world: World) -> None:
     fd = world.fd
-    long = await fd.slash_command(world.alice, world.channel, "music create", {"prompt": "x", "backend": "b" * 6000})
+    long = await fd.slash_command(
+        world.alice, world.channel, "music create", {"prompt": "x", "backend": "b" * 6000}
+    )
     answer = await long.wait_response(timeout=5)
     assert answer.ephemeral and answer.type == 4  # an answer, not "The application did not respond"
     content = answer.content or ""
@@ -93,7 +95,9 @@ async def test_option_values_are_echoed_escaped_and_cut_to_fit(world: World) -> 
     assert_inert(answer.content or "")
 
     # The bot is fine afterwards.
-    ok = await fd.slash_command(world.alice, world.channel, "music create", {"prompt": "calm piano", "duration": 2})
+    ok = await fd.slash_command(
+        world.alice, world.channel, "music create", {"prompt": "calm piano", "duration": 2}
+    )
     assert (await ok.wait_response(timeout=5)).type == 5
 
 
@@ -133,7 +137,9 @@ async def test_text_raised_by_model_written_code_is_inert_in_the_public_failure(
     await on.wait_response(timeout=5)
     raising = f"def render(sr):\n    raise ValueError({HOSTILE!r})\n"
     world.llm.script(Reply.json({"title": "[t](https://evil.example)", "code": raising}))
-    inter = await fd.slash_command(world.alice, world.channel, "music code", {"prompt": "boom", "duration": 1})
+    inter = await fd.slash_command(
+        world.alice, world.channel, "music code", {"prompt": "boom", "duration": 1}
+    )
     failed = await inter.wait_original_edit(timeout=60, predicate=lambda m: "❌" in m.content)
     assert "NITRO" in failed.content  # the reason is shown …
     for text in _shown(failed):

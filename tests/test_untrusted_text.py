@@ -40,7 +40,11 @@ def test_safe_text_leaves_no_live_link_mention_or_override() -> None:
 
 
 def test_safe_text_user_backslashes_cannot_cancel_the_escapes() -> None:
-    for text in ("\\[x](https://e.example)", "\\\\[x](https://e.example)", "a [b](https://c.example) \\\\[d](https://e.example)"):
+    for text in (
+        "\\[x](https://e.example)",
+        "\\\\[x](https://e.example)",
+        "a [b](https://c.example) \\\\[d](https://e.example)",
+    ):
         assert not live_masked_links(safe_text(text)), text
 
 
