@@ -84,7 +84,7 @@ async def test_option_values_are_echoed_escaped_and_cut_to_fit(world: World) -> 
     answer = await long.wait_response(timeout=5)
     assert answer.ephemeral and answer.type == 4  # an answer, not "The application did not respond"
     content = answer.content or ""
-    assert len(content) <= 2000 and "no backend by that name" in content
+    assert len(content) <= 2000 and "no backend called that" in content
     assert content.count("b" * 39) == 1 and "b" * 41 not in content  # echoed once, cut
 
     key = await fd.slash_command(

@@ -60,11 +60,11 @@ def test_user_error_renders_values_escaped_for_discord_and_clean_for_plain_text(
 
 def test_a_6000_character_value_is_echoed_once_and_short() -> None:
     name = "b" * 6000
-    error = backend_cannot_run(name, "there is no backend by that name (try one of: styles, notes)")
+    error = backend_cannot_run(name, "there is no backend called that (try one of: styles, notes)")
     text = warning_text(error)
     assert len(text) <= CONTENT_LIMIT
     assert text.count("bbbbbbbbbb") <= 40  # one cut echo, not the whole value (twice)
-    assert "no backend by that name" in text
+    assert "no backend called that" in text
 
 
 def test_fit_content_and_fit_embed_respect_discord_limits() -> None:

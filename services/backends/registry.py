@@ -64,7 +64,7 @@ def backend_status(name: str, settings: Settings) -> BackendStatus:
     if info is None:
         known = ", ".join(ALL_BACKENDS)
         # The name is what someone typed: callers show it (escaped), the reason does not repeat it.
-        return BackendStatus(name, False, f"there is no backend by that name (try one of: {known})")
+        return BackendStatus(name, False, f"there is no backend called that (try one of: {known})")
     if name not in settings.enabled_backends:
         return BackendStatus(
             name,
