@@ -6,6 +6,9 @@ import pytest
 
 from cogs.jams import JamVoteButton
 from services.parsing import MAX_SQLITE_INTEGER, parse_id
+from services.prompting import parse_explicit
+from services.score import gm
+from services.score.theory import parse_pitch, parse_time_signature
 
 
 @pytest.mark.parametrize(
@@ -33,3 +36,23 @@ def test_button_ids_fit_sqlite_and_are_ascii() -> None:
     assert template.fullmatch("pj:jv:keep:" + "9" * 18) and int("9" * 18) <= MAX_SQLITE_INTEGER
     for bad in ("9" * 19, "٣", "１２", "²", "", "-1"):
         assert template.fullmatch(f"pj:jv:keep:{bad}") is None, bad
+
+
+def test_prompt_numbers_are_ascii_and_bounded() -> None:
+    assert parse_explicit("piano, 30 seconds, 120 bpm, 3/4, 8 bars").duration_s == 30
+    for prompt in ("piano ٣٠ seconds", "piano ３０ seconds", "piano " + "9" * 400 + "s",
+                   "piano " + "9" * 900 + " minutes", "piano 1234567 seconds"):  # fmt: skip
+        assert parse_explicit(prompt).duration_s is None, prompt[:30]
+    assert parse_explicit("piano ١٢٠ bpm").tempo_bpm is None
+    assert parse_explicit("piano ٣/٤").time_signature is None
+    assert parse_explicit("٨ bars of piano").bars is None
+    assert parse_explicit("piano 999999 seconds").duration_s == 999_999  # a number: the limit note applies
+
+
+def test_option_numbers_are_ascii() -> None:
+    assert gm.program_for_name("42") == 42 and gm.program_for_name("٤٢") is None
+    assert parse_time_signature("3/4") == (3, 4)
+    with pytest.raises(ValueError):
+        parse_time_signature("٣/٤")
+    with pytest.raises(ValueError):
+        parse_pitch("C٤")
