@@ -53,15 +53,18 @@ class Executor(Protocol):
 
 
 def _classify(exc: BaseException) -> tuple[str, str]:
-    """(kind, message) for an exception raised by a backend."""
+    """(kind, message) for an exception raised by a backend.
+
+    Only our own words reach users: UserError and BackendUnavailable messages. Any other exception, a
+    ValueError included, is a bug whose text is Python's; its message goes to the log with the traceback
+    and users get an error id.
+    """
     if isinstance(exc, Cancelled):
         return "cancelled", "cancelled"
     if isinstance(exc, UserError):
         return "user", exc.message
     if isinstance(exc, BackendUnavailable):
         return "user", str(exc)
-    if isinstance(exc, ValueError):
-        return "user", f"that request can't be made into music: {exc}"
     return "internal", f"{type(exc).__name__}: {exc}"
 
 
