@@ -28,6 +28,7 @@ from services.jams.models import ContributionState, Jam, JamState, VoteChoice
 from services.jams.service import JamOptions, JamService, JamSnapshot
 from services.jams.timing import clock
 from services.jobs.models import INTERACTION_TOKEN_LIFETIME_S, DiscordDelivery, MusicRequest
+from services.parsing import parse_id
 from services.untrusted import clean
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ class JamControlButton(
 
 class JamVoteButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"pj:jv:(?P<choice>keep|skip):(?P<cid>[0-9]{1,18})",
+    template=r"pj:jv:(?P<choice>keep|skip):(?P<cid>[0-9]{1,18})",  # ASCII digits; 18 fit SQLite's int64
 ):
     """Keep / Skip under a contribution; one vote per user, changeable."""
 
@@ -343,10 +344,12 @@ class JamsCog(commands.Cog, name="Jams"):
     async def remove(self, interaction: discord.Interaction[Any], contribution: str | None = None) -> None:
         wanted: int | None = None
         if contribution is not None:
-            text = contribution.strip().lstrip("#")
-            if not text.isdigit():
-                raise UserError("Please pick the prompt from the list.")
-            wanted = int(text)
+            wanted = parse_id(contribution)
+            if wanted is None:
+                raise UserError(
+                    "That isn't a prompt number I can look up — pick the prompt from the list "
+                    "(or type its number, like `3`)."
+                )
         jam, removed = await self.jams.remove(
             _channel(interaction), wanted, user_id=interaction.user.id, is_moderator=is_moderator(interaction)
         )

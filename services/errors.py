@@ -60,6 +60,13 @@ def backend_cannot_run(name: str, reason: str) -> UserError:
     )
 
 
+class InvalidInput(UserError, ValueError):
+    """A file or value the user sent cannot be used; also a ValueError, for parsers documented to raise one.
+
+    Only UserError text reaches users: a plain ValueError is a bug (its text is Python's, not ours).
+    """
+
+
 class QueueFull(UserError):
     """The global queue is at capacity."""
 

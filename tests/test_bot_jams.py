@@ -243,6 +243,42 @@ async def test_bad_jam_input_gets_clear_private_answers(world: World) -> None:
         assert "don't know the key" in ((await bad_key.wait_response(timeout=5)).content or "")
 
 
+NOT_PROMPT_NUMBERS = ["²", "٣", "１２", "9" * 5000, "-1", "99999999999999999999", "3.0", "#", ""]
+
+
+async def test_jam_remove_reads_prompt_numbers_strictly(world: World) -> None:
+    """Unicode digits, huge numbers and negatives get a private, friendly answer; '#3' and ' 2 ' work."""
+    w, fd = world, world.fd
+    async with running_bot(fd, w.settings):
+        thread, _ = await _start_jam(w, w.alice, {"theme": "numbers"})
+        for prompt in ("soft rain", "low cello", "tin whistle"):
+            await _add(w, w.alice, thread, prompt)
+
+        async def remaining() -> list[str]:
+            auto = await fd.autocomplete(w.alice, thread, "jam remove", focused="contribution", value="")
+            return [c["name"] for c in (await auto.wait_response(timeout=5)).choices]
+
+        for text in NOT_PROMPT_NUMBERS:
+            bad = await fd.slash_command(w.alice, thread, "jam remove", {"contribution": text})
+            answer = await bad.wait_response(timeout=5)
+            content = answer.content or ""
+            assert answer.ephemeral and "pick the prompt from the list" in content, (text[:20], content)
+            assert "went wrong" not in content and "invalid literal" not in content and len(content) < 200
+        assert len(await remaining()) == 3  # nothing was removed by the bad numbers
+
+        hashed = await fd.slash_command(w.alice, thread, "jam remove", {"contribution": "#3"})
+        assert "Removed #3" in ((await hashed.wait_response(timeout=5)).content or "")
+        spaced = await fd.slash_command(w.alice, thread, "jam remove", {"contribution": " 2 "})
+        assert "Removed #2" in ((await spaced.wait_response(timeout=5)).content or "")
+        again = await fd.slash_command(w.alice, thread, "jam remove", {"contribution": "#3"})
+        assert "already removed" in ((await again.wait_response(timeout=5)).content or "")
+        assert [name.split()[0] for name in await remaining()] == ["#1"]
+
+        # the bot carries on: a new prompt goes in after the bad input
+        after = await _add(w, w.bob, thread, "bright marimba")
+        assert not after.callbacks[0].ephemeral and _position(after) == 4
+
+
 async def test_plain_messages_in_the_jam_thread_where_the_guild_enables_it(
     fake_discord: FakeDiscord, settings_factory: Callable[..., Settings]
 ) -> None:

@@ -101,3 +101,38 @@ async def test_audio_to_audio_and_img2img(bot_world: tuple[FakeDiscord, object, 
     )
     answer = await wrong.wait_response(timeout=5)
     assert answer.ephemeral and "riffusion" in (answer.content or "")
+
+
+def _zero_channel_wav() -> bytes:
+    """A WAV whose header says 0 channels (it used to answer "integer division or modulo by zero")."""
+    good = wav_bytes(1.0)
+    return good[:22] + b"\x00\x00" + good[24:]
+
+
+async def test_corrupt_audio_gets_a_friendly_failure_and_the_bot_carries_on(
+    bot_world: tuple[FakeDiscord, object, object],
+) -> None:
+    fd, channel, alice = bot_world
+    picture = io.BytesIO()
+    Image.new("RGB", (16, 16), (0, 90, 200)).save(picture, "PNG")
+    for name, data, words in (
+        ("broken.wav", _zero_channel_wav(), "says it has 0 channels"),
+        ("photo.wav", picture.getvalue(), "it is a PNG picture"),
+        ("silence.mp3", b"", "empty"),
+    ):
+        inter = await fd.slash_command(
+            alice, channel, "music create",  # type: ignore[arg-type]
+            {"prompt": "make it jazz", "duration": 4, "audio": (name, data)},
+        )
+        failed = await inter.wait_original_edit(timeout=TIMEOUT, predicate=lambda m: "❌" in m.content)
+        assert words in failed.content, (name, failed.content)
+        for leaked in ("error id", "went wrong", "division", "Traceback", "Errno", "ValueError"):
+            assert leaked not in failed.content, (name, failed.content)
+        assert not _done(failed)
+
+    inter = await fd.slash_command(
+        alice, channel, "music create",  # type: ignore[arg-type]
+        {"prompt": "make it jazz", "duration": 4, "audio": ("fine.wav", wav_bytes(2.0))},
+    )
+    done = await inter.wait_original_edit(timeout=TIMEOUT, predicate=_done)
+    assert "your audio" in {f["name"]: f["value"] for f in done.embeds[0]["fields"]}["What I understood"]

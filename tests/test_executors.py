@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from services.jobs.executors import ProcessExecutor, RoutingExecutor, ThreadExecutor, make_executor
+from services.backends.base import BackendUnavailable
+from services.errors import InvalidInput, UserError
+from services.jobs.executors import (
+    ProcessExecutor,
+    RoutingExecutor,
+    ThreadExecutor,
+    _classify,
+    make_executor,
+)
 from services.jobs.service import lane_for
 from services.settings import Settings
 
@@ -22,3 +30,16 @@ def test_make_executor_routes_only_when_a_model_backend_is_enabled(
     assert isinstance(routed.cpu, ProcessExecutor) and isinstance(routed.model, ThreadExecutor)
     plain = make_executor(settings_factory(worker_mode="thread", enabled_backends="styles,notes"))
     assert isinstance(plain, ThreadExecutor)
+
+
+def test_only_our_own_messages_are_user_facing() -> None:
+    """UserError (InvalidInput included) and BackendUnavailable say what to do; anything else is a bug
+    whose text stays in the log."""
+    assert _classify(UserError("Pick a shorter prompt.")) == ("user", "Pick a shorter prompt.")
+    assert _classify(InvalidInput("That WAV file is empty.")) == ("user", "That WAV file is empty.")
+    missing = "riffusion: weights not found"
+    assert _classify(BackendUnavailable(missing)) == ("user", missing)
+    for bug in (ValueError("invalid literal for int() with base 10: '²'"), ZeroDivisionError("division"),
+                KeyError("styles"), IndexError("list index out of range")):  # fmt: skip
+        kind, detail = _classify(bug)
+        assert kind == "internal" and type(bug).__name__ in detail  # for the log, never for the user

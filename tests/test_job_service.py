@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from cogs.formatting import failure_content
 from services.engine import Engine, RequestOptions
 from services.errors import RateLimited, UnknownJob
 from services.jobs.executors import ProcessExecutor, ThreadExecutor
@@ -90,6 +91,32 @@ async def test_an_unexpected_failure_gets_an_error_id_that_is_logged(
         assert any(
             failed.error_id in r.getMessage() and "Traceback" in r.getMessage() for r in caplog.records
         )
+
+
+async def test_a_plain_value_error_shows_an_error_id_not_its_text(
+    settings_factory: Callable[..., Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A ValueError is a bug, and its text is Python's: the user reads the generic sentence with an error
+    id, and the log holds the text and the traceback under that id."""
+    settings = settings_factory()
+    async with Engine(settings, executor=ThreadExecutor(settings)) as engine:
+        q = engine.job_service.subscribe()
+        checked = engine.build_request(RequestOptions("calm piano", duration_s=2), user_id=1)
+        # a request that skipped build_request's checks: the styles interpreter raises ValueError on it
+        await engine.submit("unchecked", checked.derive(bpm=1000.0))
+        with caplog.at_level(logging.ERROR):
+            events = await _events_until_done(engine, "unchecked", q)
+        record = await engine.job_service.get("unchecked")
+    failed = events[-1]
+    assert failed.kind == "failed" and failed.error_id
+    assert failed.message == "Something went wrong while making this piece."
+    assert record is not None
+    shown = failure_content(record)
+    assert f"error id `{failed.error_id}`" in shown and "1000" not in shown and "bpm must" not in shown
+    assert any(
+        failed.error_id in r.getMessage() and "ValueError: bpm must be between 20 and 300" in r.getMessage()
+        for r in caplog.records
+    )
 
 
 async def test_worker_processes_make_music_report_progress_and_survive_a_cancel(

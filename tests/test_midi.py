@@ -7,6 +7,7 @@ import io
 import mido
 import pytest
 
+from services.errors import UserError
 from services.score.midi import (
     DRUM_CHANNEL,
     cc_to_pan,
@@ -212,3 +213,14 @@ def test_garbage_is_a_clear_value_error(data: bytes) -> None:
 def test_oversized_upload_is_refused_before_parsing() -> None:
     with pytest.raises(ValueError, match="too large"):
         midi_to_score(b"MThd" + b"\x00" * 100, max_bytes=50)
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"not midi at all", b"MThd\x00\x00\x00\x06\x00\x01", b"MThd" + bytes(60)]
+)
+def test_garbage_is_a_friendly_user_error(data: bytes) -> None:
+    """Not mido's words ("MThd not found. Probably not a MIDI file"): one sentence for whoever sent it."""
+    with pytest.raises(UserError) as caught:
+        midi_to_score(data)
+    assert caught.value.message.startswith("That isn't a MIDI file I can read")
+    assert "MThd" not in caught.value.message and len(caught.value.message) < 100

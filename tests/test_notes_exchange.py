@@ -12,6 +12,7 @@ from services.backends.notes.constraints import build_constraints, check, parse_
 from services.backends.notes.exchange import ExchangeError, read_reply, score_schema
 from services.backends.notes.prompting import initial_messages, plain_text
 from services.backends.notes.repair import feedback, nearest_allowed, repair
+from services.errors import UserError
 from services.llm.client import ReplyNotJSON, extract_json
 from services.score.theory import Key, parse_pitch_class
 from services.score.validate import DEFAULT_LIMITS
@@ -139,6 +140,14 @@ def test_options_win_over_the_prompt() -> None:
     assert [i.program for i in rules.instruments] == [110, 25, 33] and rules.only_instruments
     with pytest.raises(ValueError, match="not General MIDI instruments: kazoo-tron"):
         parse_instrument_option("fiddle, kazoo-tron")
+
+
+def test_a_bad_instruments_option_is_the_users_to_fix() -> None:
+    """The option is typed by the user and read in the worker: a UserError, or the job shows an error id."""
+    with pytest.raises(UserError, match="not General MIDI instruments: kazoo-tron"):
+        build_constraints(request("piano piece"), "fiddle, kazoo-tron")
+    with pytest.raises(UserError, match="names no instrument"):
+        parse_instrument_option(" , and & ")
 
 
 def test_pitch_set_violations_name_bar_track_and_note() -> None:

@@ -13,6 +13,7 @@ from services.audio.types import Audio
 from services.backends.riffusion.codec import SpectrogramCodec, _Ops, mel_filterbank
 from services.backends.riffusion.image_util import image_from_mel, mel_from_image, png_bytes, read_params
 from services.backends.riffusion.params import DEFAULT_MAX_VALUE, ExifTag, SpectrogramParams
+from tests.tolerances import FLOAT32_PATHS_RTOL, ITERATED_PATHS_RTOL, assert_close_scaled
 
 SR = 44_100
 PARAMS = SpectrogramParams()
@@ -84,7 +85,7 @@ def test_encoding_matches_torch_stft_and_htk_mel(codec: SpectrogramCodec) -> Non
     fb = torch.from_numpy(mel_filterbank(PARAMS))
     reference = (fb.T @ spec.double()).numpy()
     assert ours.shape == (1, 512, reference.shape[1])
-    np.testing.assert_allclose(ours[0], reference, rtol=1e-4, atol=reference.max() * 1e-6)
+    assert_close_scaled(ours[0], reference, rtol=FLOAT32_PATHS_RTOL, what="numpy STFT vs torch.stft")
 
 
 def test_filterbank_is_unnormalised_htk_triangles_below_10k() -> None:
@@ -199,7 +200,7 @@ def test_batch_matches_one_at_a_time(codec: SpectrogramCodec) -> None:
     for image, audio in zip(images, together, strict=True):
         alone = codec.image_to_audio(image)
         assert audio.frames == alone.frames
-        np.testing.assert_allclose(audio.samples, alone.samples, atol=1e-5)
+        assert_close_scaled(audio.samples, alone.samples, rtol=ITERATED_PATHS_RTOL, what="batched vs alone")
 
 
 def test_torch_path_matches_numpy_path() -> None:
@@ -210,8 +211,10 @@ def test_torch_path_matches_numpy_path() -> None:
     ops.torch = torch
     torch_codec._ops = ops
     audio = Audio.from_array(_chord(1.0))
-    np.testing.assert_allclose(torch_codec.mel_from_audio(audio), numpy_codec.mel_from_audio(audio),
-                               rtol=1e-4, atol=1.0)
+    # mel values reach 1.4e7 here: float32 FFTs differ by a few units there on some CPUs, so the tolerance
+    # scales with the largest value rather than being a fixed atol
+    assert_close_scaled(torch_codec.mel_from_audio(audio), numpy_codec.mel_from_audio(audio),
+                        rtol=FLOAT32_PATHS_RTOL, what="torch vs numpy mel")
     image = numpy_codec.audio_to_image(audio)
     a, b = numpy_codec.image_to_audio(image).samples, torch_codec.image_to_audio(image).samples
     assert float(np.linalg.norm(a - b) / np.linalg.norm(a)) < 1e-3

@@ -1,4 +1,4 @@
-"""MP3 encoding (libmp3lame through ffmpeg), decoding (pydub over ffmpeg) and header-based duration.
+"""MP3 encoding (libmp3lame through ffmpeg), tags and header-based duration (decoding: see decoding.py).
 
 Encoder delay and padding: LAME adds ~1105 silent frames in front and pads the last MP3 frame. ffmpeg records
 both in the LAME/Info header of the first frame, and decoders that honour it (ffmpeg, browsers, Discord's
@@ -12,14 +12,14 @@ leaves them behind when ffmpeg fails); feeding float32 PCM on stdin is simpler a
 
 from __future__ import annotations
 
-import io
 import tempfile
-import warnings
 from pathlib import Path
 
 import numpy as np
 
-from services.audio.ffmpeg import FfmpegError, audio_segment_class, run_ffmpeg
+from services.audio.decoding import decode_audio as decode_audio  # its old home: callers import it here
+from services.audio.errors import AudioDecodeError
+from services.audio.ffmpeg import FfmpegError, run_ffmpeg
 from services.audio.types import Audio
 
 MP3_SAMPLE_RATES = (32_000, 44_100, 48_000)  # MPEG-1 rates: every bitrate from 32 to 320 kbps is valid
@@ -27,13 +27,6 @@ FALLBACK_SAMPLE_RATE = 44_100
 BITRATES_KBPS = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 TAG_KEYS = ("title", "artist", "album", "comment", "genre", "date")  # ID3 frames ffmpeg maps by these names
 _MAX_TAG_CHARS = 500
-
-# Formats decode_audio accepts, with the ffmpeg decoder forced for each (there is no ffprobe to ask).
-_DECODERS = {"mp3": "mp3", "flac": "flac", "ogg": "vorbis"}
-
-
-class AudioDecodeError(ValueError):
-    """The bytes are not audio in the stated format (or ffmpeg could not read them)."""
 
 
 def _clean_tag(value: str) -> str:
@@ -70,73 +63,6 @@ def encode_mp3(audio: Audio, bitrate_kbps: int = 192, *, tags: dict[str, str] | 
         target = Path(tmp) / "out.mp3"
         run_ffmpeg([*args, "-f", "mp3", str(target)], stdin=pcm, timeout_s=60.0 + audio.duration)
         return target.read_bytes()
-
-
-def decode_audio(data: bytes, fmt: str = "mp3", *, max_seconds: float | None = None) -> Audio:
-    """float32 Audio from encoded bytes (mp3, wav, flac, ogg/vorbis), keeping channels and sample rate.
-
-    `max_seconds` stops decoding early, which bounds the memory a large upload can cost.
-    """
-    fmt = fmt.lower().lstrip(".")
-    if not data:
-        raise AudioDecodeError("no audio data")
-    if fmt == "wav":
-        audio = _decode_wav(data)
-        return audio if max_seconds is None else _head(audio, max_seconds)
-    codec = _DECODERS.get(fmt)
-    if codec is None:
-        raise AudioDecodeError(f"unsupported audio format {fmt!r}; use one of {sorted([*_DECODERS, 'wav'])}")
-    segment_cls = audio_segment_class()
-    try:
-        segment = segment_cls.from_file(io.BytesIO(data), format=fmt, codec=codec, duration=max_seconds)
-    except Exception as exc:  # pydub raises CouldntDecodeError, IndexError or wave.Error on garbage
-        raise AudioDecodeError(f"could not decode the {fmt} data: {str(exc).splitlines()[0][:200]}") from exc
-    if segment.frame_count() == 0:
-        raise AudioDecodeError(f"the {fmt} data holds no audio")
-    return _from_pcm(segment.raw_data, segment.sample_width, segment.channels, segment.frame_rate)
-
-
-def _head(audio: Audio, seconds: float) -> Audio:
-    frames = max(0, round(seconds * audio.sample_rate))
-    return Audio(np.ascontiguousarray(audio.samples[:, :frames]), audio.sample_rate)
-
-
-def _from_pcm(raw: bytes, sample_width: int, channels: int, sample_rate: int) -> Audio:
-    """Interleaved little-endian integer PCM to float32 (channels, frames)."""
-    if sample_width == 1:
-        ints = np.frombuffer(raw, dtype=np.uint8).astype(np.float32) - 128.0
-    elif sample_width in (2, 4):
-        ints = np.frombuffer(raw, dtype=f"<i{sample_width}").astype(np.float32)
-    else:
-        raise AudioDecodeError(f"unsupported sample width {sample_width} bytes")
-    scale = float(2 ** (8 * sample_width - 1))
-    frames = ints.size // channels
-    samples = (ints[: frames * channels] / scale).reshape(frames, channels).T
-    return Audio(np.ascontiguousarray(samples, dtype=np.float32), sample_rate)
-
-
-def _decode_wav(data: bytes) -> Audio:
-    """WAV without ffmpeg (integer and float PCM), via scipy's reader."""
-    from scipy.io import wavfile
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", wavfile.WavFileWarning)  # unknown chunks (LIST, bext) are fine
-            rate, arr = wavfile.read(io.BytesIO(data))
-    except Exception as exc:  # scipy raises ValueError or struct.error on malformed headers
-        raise AudioDecodeError(f"could not read the WAV data: {exc}") from exc
-    arr = np.asarray(arr)
-    if arr.ndim == 1:
-        arr = arr[:, np.newaxis]
-    if arr.shape[0] == 0:
-        raise AudioDecodeError("the wav data holds no audio")
-    if arr.dtype == np.uint8:
-        samples = (arr.astype(np.float32) - 128.0) / 128.0
-    elif np.issubdtype(arr.dtype, np.integer):
-        samples = arr.astype(np.float32) / float(2 ** (8 * arr.dtype.itemsize - 1))
-    else:
-        samples = np.nan_to_num(arr.astype(np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
-    return Audio(np.ascontiguousarray(samples.T), int(rate))
 
 
 def mp3_tags(data: bytes) -> dict[str, str]:

@@ -66,15 +66,18 @@ class Executor(Protocol):
 
 
 def _classify(exc: BaseException) -> tuple[str, str, dict[str, str]]:
-    """(kind, message template, untrusted values) for an exception raised by a backend."""
+    """(kind, message template, untrusted values) for an exception raised by a backend.
+
+    Only our own words reach users: UserError and BackendUnavailable messages. Any other exception, a
+    ValueError included, is a bug whose text is Python's; its message goes to the log with the traceback
+    and users get an error id.
+    """
     if isinstance(exc, Cancelled):
         return "cancelled", "cancelled", {}
     if isinstance(exc, UserError):
         return "user", exc.template, exc.values
     if isinstance(exc, BackendUnavailable):
         return "user", literal(str(exc)), {}
-    if isinstance(exc, ValueError):
-        return "user", "that request can't be made into music: {reason}", {"reason": str(exc)}
     return "internal", f"{type(exc).__name__}: {exc}", {}
 
 

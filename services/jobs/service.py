@@ -283,10 +283,10 @@ class JobService:
         except asyncio.CancelledError:
             # The service is closing: leave the job 'running' in the record so a restart resumes it.
             raise
-        except Exception as exc:
+        except Exception:
             error_id = new_error_id()
             log.exception("job %s crashed [error %s]", job_id, error_id)
-            await self._finish_failed(record, f"Something went wrong ({type(exc).__name__}).", error_id)
+            await self._finish_failed(record, "Something went wrong while making this piece.", error_id)
         else:
             elapsed = time.monotonic() - started
             prev = self._runtime_ema.get(request.backend, elapsed)

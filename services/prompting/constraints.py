@@ -91,12 +91,12 @@ class _Text:
 
 _TEMPO_RES = (
     re.compile(
-        r"(?<![\w.])(\d{2,3}(?:\.\d+)?)\s*(?:bpm|b\.p\.m\.?|beats?\s*(?:per|a|/)\s*min(?:ute)?)(?![a-z])"
+        r"(?<![\w.])([0-9]{2,3}(?:\.[0-9]+)?)\s*(?:bpm|b\.p\.m\.?|beats?\s*(?:per|a|/)\s*min(?:ute)?)(?![a-z])"
     ),
     re.compile(
-        r"\btempo\s*(?:of|=|:|is|at|around|about)?\s*(\d{2,3}(?:\.\d+)?)(?![\d.]|\s*(?:%|bars?|s\b|sec))"
+        r"\btempo\s*(?:of|=|:|is|at|around|about)?\s*([0-9]{2,3}(?:\.[0-9]+)?)(?![0-9.]|\s*(?:%|bars?|s\b|sec))"
     ),
-    re.compile(r"(?:♩|\bq|\bquarter\s*(?:note)?)\s*=\s*(\d{2,3}(?:\.\d+)?)(?![\d.])"),
+    re.compile(r"(?:♩|\bq|\bquarter\s*(?:note)?)\s*=\s*([0-9]{2,3}(?:\.[0-9]+)?)(?![0-9.])"),
 )
 
 
@@ -110,7 +110,7 @@ def _parse_tempo(t: _Text) -> tuple[float | None, tuple[str, ...]]:
 
 # --- metre -------------------------------------------------------------------------------------------
 
-_METRE_RE = re.compile(r"(?<![\d/.:])(\d{1,2})\s*/\s*(\d{1,2})(?![\d/])(?!\s*(?:of|th|\.\d))")
+_METRE_RE = re.compile(r"(?<![0-9/.:])([0-9]{1,2})\s*/\s*([0-9]{1,2})(?![0-9/])(?!\s*(?:of|th|\.[0-9]))")
 _METRE_WORDS: dict[str, tuple[int, int]] = {
     r"common\s+time": (4, 4),
     r"cut\s+time|alla\s+breve": (2, 2),
@@ -264,22 +264,26 @@ _WORD_NUMBERS: dict[str, float] = {
     "eight": 8, "nine": 9, "ten": 10, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30,
     "forty": 40, "forty five": 45, "fifty": 50, "sixty": 60, "ninety": 90, "half a": 0.5, "half an": 0.5,
 }  # fmt: skip
-_NUM = r"(?P<num>\d+(?:\.\d+)?|" + "|".join(sorted(_WORD_NUMBERS, key=len, reverse=True)) + r")"
-_CLOCK_RE = re.compile(r"(?<![\d:.])(\d{1,2}):([0-5]\d)(?![\d:])(?!\s*(?:am|pm|a\.m|p\.m|o\s*clock|h\b))")
-_MINUTES_RE = re.compile(
-    rf"\b{_NUM}\s*(?:minutes?|mins?|(?<=\d)m)(?![a-z])(?P<half>\s+and\s+a\s+half)?"
-    r"(?:\s*(?:and\s+)?(?P<sec>\d{1,2})\s*(?:seconds?|secs?|s)(?![a-z]))?"
+# Numbers are ASCII digits throughout ([0-9]: \d also takes '٣' or '１'). At most 6 before the point here:
+# a longer run is no length, and 309 digits would read as an infinite one.
+_NUM = r"(?P<num>[0-9]{1,6}(?:\.[0-9]+)?|" + "|".join(sorted(_WORD_NUMBERS, key=len, reverse=True)) + r")"
+_CLOCK_RE = re.compile(
+    r"(?<![0-9:.])([0-9]{1,2}):([0-5][0-9])(?![0-9:])(?!\s*(?:am|pm|a\.m|p\.m|o\s*clock|h\b))"
 )
-_SECONDS_RE = re.compile(rf"\b{_NUM}(?P<space>\s*)(?:seconds?|secs?|(?<=\d)s)(?![a-z])")
+_MINUTES_RE = re.compile(
+    rf"\b{_NUM}\s*(?:minutes?|mins?|(?<=[0-9])m)(?![a-z])(?P<half>\s+and\s+a\s+half)?"
+    r"(?:\s*(?:and\s+)?(?P<sec>[0-9]{1,2})\s*(?:seconds?|secs?|s)(?![a-z]))?"
+)
+_SECONDS_RE = re.compile(rf"\b{_NUM}(?P<space>\s*)(?:seconds?|secs?|(?<=[0-9])s)(?![a-z])")
 _DURATION_CONTEXT = re.compile(r"(?:for|lasting|last|about|around|exactly|~|length|of|under|max)\s*$")
 _DURATION_AFTER = re.compile(r"\s+(?:long|loop|clip)")
 _BARS_RE = re.compile(
-    r"\b(?P<num>\d{1,3}|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty)\s*(?:bars?|measures?)\b"
+    r"\b(?P<num>[0-9]{1,3}|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty)\s*(?:bars?|measures?)\b"
 )
 
 
 def _number(text: str) -> float:
-    return float(text) if text[0].isdigit() else float(_WORD_NUMBERS[re.sub(r"\s+", " ", text)])
+    return float(text) if text[0] in "0123456789" else float(_WORD_NUMBERS[re.sub(r"\s+", " ", text)])
 
 
 def _parse_duration(t: _Text) -> tuple[float | None, tuple[str, ...]]:
@@ -298,7 +302,7 @@ def _parse_duration(t: _Text) -> tuple[float | None, tuple[str, ...]]:
             return total, (t.take(mins.start(), mins.end()),)
     for m in _SECONDS_RE.finditer(low):
         num = m.group("num")
-        if not m.group("space") and num.isdigit():
+        if not m.group("space") and num.isascii() and num.isdigit():
             value = int(num)
             decade = (10 <= value <= 90 and value % 10 == 0) or (1900 <= value <= 2090 and value % 10 == 0)
             apostrophe = m.start() > 0 and t.original[m.start() - 1] in "'’‘"

@@ -211,7 +211,7 @@ DRUM_ALIASES: dict[str, int] = {
     "cuica": 78, "triangle": 81, "triangle open": 81, "triangle mute": 80, "muted triangle": 80,
 }  # fmt: skip
 
-_NUMBER_RE = re.compile(r"^(?:program|prog|patch|gm|pc)?\s*#?\s*(\d{1,3})$")
+_NUMBER_RE = re.compile(r"^(?:program|prog|patch|gm|pc)?\s*#?\s*([0-9]{1,3})$")  # ASCII digits only
 
 
 def normalise_name(text: str) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import mido
 
+from services.errors import InvalidInput
 from services.score.model import Note, Score, Track
 from services.score.theory import MODES, Key
 
@@ -218,21 +219,25 @@ class _Part:
     pan: float | None = None
 
 
+_UNREADABLE_MIDI = "That isn't a MIDI file I can read: it may be damaged, or another kind of file."
+
+
 def midi_to_score(data: bytes, *, max_bytes: int = MAX_MIDI_BYTES) -> Score:
     """Read a standard MIDI file into a Score (one track per MIDI track and channel).
 
-    Raises ValueError with a readable reason for anything that is not a MIDI
-    file, so a user's upload fails cleanly. Tempo, metre and key come from the
-    first such events; later changes are not modelled by Score.
+    Raises InvalidInput (a UserError and a ValueError) with a sentence for the
+    sender for anything that is not a MIDI file, so a user's upload fails cleanly
+    (mido's own text is not shown). Tempo, metre and key come from the first such
+    events; later changes are not modelled by Score.
     """
     if len(data) > max_bytes:
-        raise ValueError(f"MIDI file too large: {len(data):,} bytes (at most {max_bytes:,})")
+        raise InvalidInput(f"That MIDI file is too large: {len(data):,} bytes (at most {max_bytes:,}).")
     try:
         mid = mido.MidiFile(file=io.BytesIO(data))
     except Exception as exc:  # mido raises OSError, EOFError, ValueError, KeyError … for bad bytes
-        raise ValueError(f"not a readable MIDI file: {exc}") from exc
+        raise InvalidInput(_UNREADABLE_MIDI) from exc
     if mid.ticks_per_beat <= 0:
-        raise ValueError("not a readable MIDI file: ticks per beat must be positive")
+        raise InvalidInput(_UNREADABLE_MIDI)
     reader = _Reader(mid.ticks_per_beat)
     for index, midi_track in enumerate(mid.tracks):
         reader.read_track(index, midi_track)

@@ -52,7 +52,7 @@ MODE_ALIASES: dict[str, str] = {
 }
 
 _PITCH_CLASS_RE = re.compile(r"^\s*([A-Ga-g])\s*(#|♯|b|♭|sharp|flat)?\s*$")
-_PITCH_RE = re.compile(r"^\s*([A-Ga-g])(#|♯|b|♭)?(-?\d)\s*$")
+_PITCH_RE = re.compile(r"^\s*([A-Ga-g])(#|♯|b|♭)?(-?[0-9])\s*$")
 _KEY_RE = re.compile(
     r"^\s*([A-Ga-g])\s*(#|♯|b|♭|sharp|flat)?\s*"
     r"(harmonic minor|major pentatonic|minor pentatonic|pentatonic|major|minor|maj|min|ionian|aeolian|"
@@ -155,7 +155,7 @@ def pitch_class_names(pcs: frozenset[int] | set[int], *, flats: bool = False) ->
 
 def parse_time_signature(text: str) -> tuple[int, int]:
     """'3/4' → (3, 4). Numerator 1–15, denominator 1, 2, 4, 8 or 16."""
-    m = re.match(r"^\s*(\d{1,2})\s*/\s*(\d{1,2})\s*$", text)
+    m = re.match(r"^\s*([0-9]{1,2})\s*/\s*([0-9]{1,2})\s*$", text)
     if not m:
         raise ValueError(f"not a time signature: {text!r}")
     num, den = int(m.group(1)), int(m.group(2))

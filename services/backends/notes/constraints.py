@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from services.backends.base import GenerationRequest
+from services.errors import InvalidInput
 from services.prompting.constraints import NamedInstrument, parse_explicit
 from services.score import gm
 from services.score.model import Score, Track
@@ -144,7 +145,8 @@ def build_constraints(request: GenerationRequest, instruments_option: str | None
 
 
 def parse_instrument_option(text: str) -> list[NamedInstrument]:
-    """'fiddle, guitar and bass' → GM instruments; ValueError names any that are not GM instruments."""
+    """'fiddle, guitar and bass' → GM instruments; InvalidInput (a UserError, and a ValueError) names any
+    that are not GM instruments: the text comes from the user's instruments option."""
     parts = [p.strip() for p in re.split(r",|;|/|\band\b|&|\+", text) if p.strip()]
     found: list[NamedInstrument] = []
     unknown: list[str] = []
@@ -155,11 +157,13 @@ def parse_instrument_option(text: str) -> list[NamedInstrument]:
         elif all(f.program != program for f in found):
             found.append(NamedInstrument(program=program, name=part.lower(), words=(part,)))
     if unknown:
-        raise ValueError(
-            f"not General MIDI instruments: {', '.join(unknown)} (try piano, violin, flute, bass …)"
+        raise InvalidInput(
+            "The instruments option lists some that are not General MIDI instruments: "
+            "{unknown} (try piano, violin, flute, bass …).",
+            unknown=", ".join(unknown),
         )
     if not found:
-        raise ValueError("the instruments option names no instrument")
+        raise InvalidInput("The instruments option names no instrument (try piano, violin, flute, bass …).")
     return found
 
 

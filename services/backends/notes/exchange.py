@@ -163,7 +163,7 @@ def read_pitch(pitch: str | int) -> int:
     if isinstance(pitch, int):
         return pitch
     text = pitch.strip().replace("♯", "#").replace("♭", "b")
-    if re.fullmatch(r"\d{1,3}", text):
+    if re.fullmatch(r"[0-9]{1,3}", text):
         value = int(text)
         if 0 <= value <= 127:
             return value

@@ -16,13 +16,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from services.audio.decoding import decode_audio
 from services.audio.edit import loop_to, resample, trim
-from services.audio.mp3 import decode_audio
 from services.audio.types import Audio
 from services.backends.riffusion.codec import SpectrogramCodec
 from services.backends.riffusion.params import SpectrogramParams
 from services.backends.styles.drums import drum_style_for, groove
 from services.backends.styles.profiles import DRUM_STYLES, profile_for
+from services.errors import InvalidInput
 from services.render.soundfont import render_score
 from services.score.model import Note, Score, Track
 
@@ -32,6 +33,7 @@ DEFAULT_ENERGY = 0.7  # groove density for seed beats: backbeat and hats, no spa
 MAX_AUDIO_BYTES = 25 * 1024 * 1024  # largest attachment accepted for audio-to-audio
 MAX_AUDIO_SECONDS = 600.0  # decoding stops here, which bounds the memory an upload can cost
 AUDIO_FORMATS = ("mp3", "wav", "ogg", "flac")
+_FORMAT_LIST = "mp3, wav, ogg or flac"
 
 _cache_lock = threading.Lock()
 _beat_cache: dict[tuple[float, str, tuple[int, int], float, str, SpectrogramParams], Image.Image] = {}
@@ -200,11 +202,11 @@ def texture_seed(name: str, *, seed: int = 0, codec: SpectrogramCodec | None = N
 
 
 def audio_format(filename: str) -> str:
-    """The decoder format for an attachment's file name; ValueError for anything else."""
+    """The decoder format for an attachment's file name; InvalidInput (a ValueError) for anything else."""
     suffix = Path(filename).suffix.lower().lstrip(".")
     fmt = {"oga": "ogg", "opus": "ogg"}.get(suffix, suffix)
     if fmt not in AUDIO_FORMATS:
-        raise ValueError(f"attach an audio file ({', '.join(AUDIO_FORMATS)}), not {filename!r}")
+        raise InvalidInput(f"That file isn't audio I can use: please attach an audio file ({_FORMAT_LIST}).")
     return fmt
 
 
@@ -218,11 +220,15 @@ def audio_seed(
     max_seconds: float = MAX_AUDIO_SECONDS,
 ) -> Image.Image:
     """The seed spectrogram of the user's audio: decoded (length capped), resampled to 44.1 kHz, one
-    5.11 s window from `start_s` (looped when shorter). ValueError with a readable reason when unusable."""
+    5.11 s window from `start_s` (looped when shorter).
+
+    Every way the file can be unusable raises InvalidInput (a UserError) with a sentence for its sender.
+    """
     if len(data) > max_bytes:
-        raise ValueError(f"the audio file is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB")
+        raise InvalidInput(
+            f"That audio file is {len(data) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB. "
+            "Send a shorter clip."
+        )
     codec = codec or SpectrogramCodec()
     decoded = decode_audio(data, fmt, max_seconds=min(max_seconds, max(0.0, start_s) + 60.0))
-    if decoded.frames == 0 or not np.isfinite(decoded.samples).all():
-        raise ValueError("the audio file holds no usable sound")
     return codec.audio_to_image(window_audio(decoded, codec.params, start_s=start_s))
