@@ -199,5 +199,6 @@ class JobRecord:
     error: str | None = None  # user-safe failure reason
     error_id: str | None = None
     delivered: bool = False
+    delivery_error: str | None = None  # why the outcome could never be posted (then delivered is True too)
     attempts: int = 0  # times a worker started it (restarts resume it)
     extra: dict[str, Any] = field(default_factory=dict)
