@@ -33,7 +33,7 @@ class Fault:
     times: int | None = None  # fail this many matching requests, then pass them through
     seconds: float | None = None  # fail matching requests for this long after the first one it fails
     uploads_only: bool = False  # only requests whose body is multipart (uploads)
-    hits: list[float] = field(default_factory=list)  # time.monotonic() of every request this fault failed
+    hits: list[float] = field(default_factory=list)  # when each failed request came (as in fd.request_times)
     stopped: bool = False
 
     def stop(self) -> None:
@@ -71,12 +71,12 @@ class Faults:
             fault.stop()
         self.installed.clear()
 
-    async def answer(self, request: web.Request, api_path: str) -> web.StreamResponse | None:
-        """A failing answer if a fault matches this request, else None (handle it normally)."""
+    async def answer(self, request: web.Request, api_path: str, at: float) -> web.StreamResponse | None:
+        """A failing answer if a fault matches this request (received at `at`), else None (handle it)."""
         fault = next((f for f in self.installed if f.active and f.matches(request, api_path)), None)
         if fault is None:
             return None
-        fault.hits.append(time.monotonic())
+        fault.hits.append(at)
         if fault.drop:
             await request.content.read(1024)  # part of the upload is on the wire when the line goes
             if request.transport is not None:

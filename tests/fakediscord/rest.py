@@ -61,9 +61,11 @@ class Rest:
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith(API):
-            self.requests.append((time.monotonic(), request.method, request.path))
-            failed = await self.faults.answer(request, request.path.removeprefix(API))
+            at = time.monotonic()
+            self.requests.append((at, request.method, request.path))
+            failed = await self.faults.answer(request, request.path.removeprefix(API), at)
             if failed is not None:
+                self.store.changes.notify()  # waiters may be counting a fault's hits
                 return failed
             open_route = request.path.startswith(
                 (f"{API}/webhooks/", f"{API}/interactions/", f"{API}/gateway")
