@@ -110,12 +110,11 @@ async def test_a_result_outlasting_discord_py_retries_still_arrives_exactly_once
     fd = world.fd
     async with running_bot(fd, world.settings()):
         inter = await _create(world, "sunny folk tune")
-        # Every upload fails with a 502 for 5 s: longer than one try may take, so only our retries get it
-        # through (discord.py, retrying by itself, would sleep 1 + 3 + 5 + 7 + 9 s and then raise).
-        outage = fd.fail("PATCH", _route(inter), status=502, seconds=5.0, uploads_only=True)
+        # Six 502s in a row: more than discord.py's own five tries (it sleeps 1 + 3 + 5 + 7 + 9 s, then
+        # raises), so only the bot's retries get the piece through.
+        outage = fd.fail("PATCH", _route(inter), status=502, times=6, uploads_only=True)
         done = await inter.wait_original_edit(timeout=RESULT_TIMEOUT, predicate=_has_mp3)
-        assert len(outage.hits) >= 3
-        assert not outage.active
+        assert len(outage.hits) == 6
         assert len(_mp3s(done)) == 1
         assert _posted_mp3s(world) == 1  # one message with one MP3: nothing posted twice
         assert (
@@ -130,10 +129,15 @@ async def test_token_expiring_while_retrying_posts_in_the_channel_mentioning_onl
     async with running_bot(fd, world.settings()):
         inter = await _create(world, "jazz @everyone")
         outage = fd.fail("PATCH", _route(inter), status=503, uploads_only=True)
-        await _hits(world, outage, 2)
+        await _hits(world, outage, 6)  # past what discord.py's own five tries would have absorbed
         fd.expire_token(inter)  # the 15 minutes ran out during the outage
         outage.stop()
+        # The channel has its bad moment too: 503 is one discord.py's bot client raises at once.
+        channel_outage = fd.fail(
+            "POST", f"/channels/{world.channel.id}/messages", status=503, times=1, uploads_only=True
+        )
         message = await fd.wait_message(world.channel, predicate=_has_mp3, timeout=RESULT_TIMEOUT)
+        assert len(channel_outage.hits) == 1
         assert message.id != inter.original_message_id
         assert f"<@{world.alice.id}>" in message.content
         assert message.allowed_mentions is not None
@@ -231,11 +235,11 @@ async def test_a_failure_message_is_retried_like_a_result(world: World) -> None:
     async with running_bot(fd, settings, executor=executor):
         inter = await _create(world, "slow strings")
         await inter.wait_original_edit(timeout=10, predicate=lambda m: "test gate" in m.content)
-        outage = fd.fail("PATCH", _route(inter), status=500, seconds=3.0)
+        outage = fd.fail("PATCH", _route(inter), status=500, times=6)  # more than discord.py's five tries
         failed = await inter.wait_original_edit(
             timeout=RESULT_TIMEOUT, predicate=lambda m: "took longer than 2 s" in m.content
         )
-        assert len(outage.hits) >= 2
+        assert len(outage.hits) == 6
         assert "❌" in failed.content and not _has_mp3(failed)
         assert sum(1 for m in fd.channel_messages(world.channel) if "took longer" in m.content) == 1
 
@@ -277,4 +281,39 @@ async def test_what_can_never_be_delivered_stops_after_the_horizon_and_is_logged
         await deliverer.sweep()
         assert job_id not in deliverer.delivering()
         assert len(outage.hits) == seen
+        assert _posted_mp3s(world) == 0
+
+
+async def test_a_post_refused_for_good_is_replaced_by_a_short_notice_and_not_retried(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    fd = world.fd
+    caplog.set_level(logging.WARNING, logger="cogs.delivery")
+    settings = world.settings()
+    executor = GatedExecutor(settings)
+    async with running_bot(fd, settings, executor=executor) as bot:
+        inter = await _create(world, "brass fanfare")
+        await inter.wait_original_edit(timeout=10, predicate=lambda m: "test gate" in m.content)
+        fd.expire_token(inter)  # so the result goes to the channel...
+        # ...where the bot may not attach files (Discord: 403 Missing Permissions); text still goes.
+        refused = fd.fail("POST", f"/channels/{world.channel.id}/messages", status=403, uploads_only=True)
+        executor.gate.set()
+        notice = await fd.wait_message(
+            world.channel, predicate=lambda m: "would not accept" in m.content, timeout=RESULT_TIMEOUT
+        )
+        assert notice.content.startswith(f"<@{world.alice.id}>")
+        assert [str(u) for u in (notice.allowed_mentions or {}).get("users", [])] == [str(world.alice.id)]
+        assert bot.engine is not None
+        jobs = bot.engine.job_service
+
+        async def acknowledged() -> bool:
+            record = await jobs.get(str(inter.id))
+            return record is not None and record.delivered
+
+        await _eventually(acknowledged, "the refusal to be recorded")
+        record = await jobs.get(str(inter.id))
+        assert record is not None and record.delivery_error is not None
+        assert record.delivery_error.startswith("refused: 403")
+        assert len(refused.hits) == 1  # refused for good: not tried again
+        assert any("refused the reply for good" in r.getMessage() for r in caplog.records)
         assert _posted_mp3s(world) == 0
