@@ -103,6 +103,13 @@ class Settings(BaseSettings):
     target_lufs: float = Field(-14.0, ge=-40, le=-6)  # loudness every result is normalised to
     progress_interval_s: float = Field(1.5, ge=0.2, le=30)  # least time between progress edits
 
+    # --- delivery (posting outcomes to Discord) ----------------------------------------------
+    delivery_retry_base_s: float = Field(2.0, gt=0, le=600)  # wait after a failed post; doubles each try
+    delivery_retry_max_s: float = Field(300.0, gt=0, le=3600)  # longest wait between two tries
+    delivery_attempt_timeout_s: float = Field(60.0, gt=0, le=100)  # one try (below the 120 s claim lease)
+    delivery_sweep_s: float = Field(30.0, gt=0, le=3600)  # how often unposted finished jobs are looked for
+    delivery_give_up_s: float = Field(86_400.0, gt=0, le=30 * 86_400)  # stop trying this long after the end
+
     # --- logging -----------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -162,6 +169,10 @@ def load_settings(**overrides: object) -> Settings:
         )
     if settings.default_duration_s > settings.max_duration_s:
         raise SettingsError("setting DEFAULT_DURATION_S is invalid: it is longer than MAX_DURATION_S")
+    if settings.delivery_retry_base_s > settings.delivery_retry_max_s:
+        raise SettingsError(
+            "setting DELIVERY_RETRY_BASE_S is invalid: it is longer than DELIVERY_RETRY_MAX_S"
+        )
     return settings
 
 

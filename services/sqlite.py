@@ -6,6 +6,7 @@ connection; WAL lets them read while another writes, and the busy timeout lets a
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import aiosqlite
@@ -27,10 +28,16 @@ async def connect(path: Path | str, schema: str) -> aiosqlite.Connection:
 
 
 async def add_missing_columns(db: aiosqlite.Connection, table: str, columns: dict[str, str]) -> None:
-    """Add columns a newer version of a store needs to a table an older version created."""
+    """Give a table made by an older release the columns a newer one added (CREATE … IF NOT EXISTS
+    leaves an existing table as it is). `columns`: name → declaration, e.g. {"owner": "TEXT"}."""
     async with db.execute(f"PRAGMA table_info({table})") as cur:
-        present = {row["name"] for row in await cur.fetchall()}
+        present = {row[1] for row in await cur.fetchall()}
     for name, declaration in columns.items():
-        if name not in present:
+        if name in present:
+            continue
+        try:
             await db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
+        except sqlite3.OperationalError as exc:
+            if "duplicate column" not in str(exc):  # another process migrated it a moment ago
+                raise
     await db.commit()

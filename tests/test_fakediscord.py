@@ -13,6 +13,7 @@ import io
 import time
 from collections.abc import AsyncIterator
 
+import aiohttp
 import discord
 import pytest
 from discord import app_commands
@@ -402,3 +403,59 @@ async def test_errors_match_discord() -> None:
                 assert expired.value.status == 401 and expired.value.code == 50027
                 with pytest.raises(discord.NotFound):
                     await bot.http.get_message(channel.id, 12345)
+
+
+async def test_injected_faults_fail_matching_requests_until_spent(world: tuple[FakeDiscord, TinyBot]) -> None:
+    fd, bot = world
+    guild = next(iter(fd.store.guilds.values()))
+    channel = bot.get_channel(guild.channels[0].id)
+    assert isinstance(channel, discord.TextChannel)
+    route = f"/channels/{channel.id}/messages"
+
+    # 503 is not among the statuses discord.py's bot client retries: it raises at once.
+    outage = fd.fail("POST", route, status=503, times=1)
+    with pytest.raises(discord.DiscordServerError):
+        await channel.send("first try")
+    await channel.send("second try")
+    assert len(outage.hits) == 1 and not outage.active
+
+    # A 429 carries Discord's retry_after (and Via), so discord.py sleeps it and retries by itself.
+    fd.fail("POST", route, status=429, retry_after=0.3, times=1)
+    await channel.send("after a rate limit")
+    limited, passed = fd.request_times("POST", route)[-2:]
+    assert passed - limited >= 0.3
+
+    # A connection cut while the upload is read: the client sees a reset, and nothing is posted.
+    fd.fail("POST", route, drop=True, uploads_only=True)
+    with pytest.raises((aiohttp.ClientError, OSError)):
+        await channel.send(file=discord.File(io.BytesIO(SONG), filename="song.mp3"))
+    await channel.send("text still goes through")  # uploads_only: JSON requests are not matched
+
+    # A time-boxed fault ends by itself; stop() ends one early.
+    fd.rest.faults.clear()
+    window = fd.fail("GET", f"/channels/{channel.id}", status=503, seconds=0.2)
+    with pytest.raises(discord.DiscordServerError):
+        await bot.fetch_channel(channel.id)
+    await asyncio.sleep(0.25)
+    assert (await bot.fetch_channel(channel.id)).id == channel.id
+    assert len(window.hits) == 1
+    forever = fd.fail("GET", f"/channels/{channel.id}", status=503)
+    with pytest.raises(discord.DiscordServerError):
+        await bot.fetch_channel(channel.id)
+    forever.stop()
+    await bot.fetch_channel(channel.id)
+
+    contents = [m.content for m in fd.channel_messages(guild.channels[0])]
+    assert contents == ["second try", "after a rate limit", "text still goes through"]
+
+
+async def test_enforced_nonce_posts_a_retried_send_once(world: tuple[FakeDiscord, TinyBot]) -> None:
+    fd, bot = world
+    guild = next(iter(fd.store.guilds.values()))
+    channel = bot.get_channel(guild.channels[0].id)
+    assert isinstance(channel, discord.TextChannel)
+    first = await channel.send("your music", nonce="job-1")
+    again = await channel.send("your music", nonce="job-1")
+    other = await channel.send("your music", nonce="job-2")
+    assert again.id == first.id and other.id != first.id
+    assert [m.nonce for m in fd.channel_messages(guild.channels[0])] == ["job-1", "job-2"]

@@ -41,6 +41,8 @@ def test_env_example_lists_every_setting_with_a_loadable_default(monkeypatch: py
         ("ENABLED_BACKENDS", "styles,kazoo", "ENABLED_BACKENDS"),
         ("WORKER_MODE", "fibres", "WORKER_MODE"),
         ("DEFAULT_BACKEND", "notes", "DEFAULT_BACKEND"),
+        ("DELIVERY_RETRY_BASE_S", "500", "DELIVERY_RETRY_BASE_S"),
+        ("DELIVERY_ATTEMPT_TIMEOUT_S", "300", "DELIVERY_ATTEMPT_TIMEOUT_S"),
     ],
 )
 def test_a_bad_setting_stops_with_one_line_naming_it(

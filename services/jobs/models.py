@@ -202,6 +202,7 @@ class JobRecord:
     error_values: dict[str, str] = field(default_factory=dict)  # what filled them (untrusted: escape to show)
     error_id: str | None = None
     delivered: bool = False
+    delivery_error: str | None = None  # why the outcome could never be posted (then delivered is True too)
     attempts: int = 0  # times a worker started it (restarts resume it)
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -408,14 +408,18 @@ class JobService:
             self.unsubscribe(q)
 
     async def claim_delivery(self, job_id: str) -> bool:
+        """The right to post this job's outcome now; False while someone else (alive) holds it, or it's done.
+        The claim/ack pair is what keeps a job that ran twice, or two retrying senders, from posting twice."""
         return await self.store.claim_delivery(job_id)
 
     async def release_delivery(self, job_id: str) -> None:
+        """A send failed: let a later attempt (this process's or another's) claim it again."""
         await self.store.release_delivery(job_id)
 
-    async def ack_delivered(self, job_id: str) -> None:
-        """The result reached the user: never post it again."""
-        await self.store.mark_delivered(job_id)
+    async def ack_delivered(self, job_id: str, failure: str | None = None) -> None:
+        """The outcome reached the user, or (`failure` says why) never can: never post it again."""
+        await self.store.mark_delivered(job_id, failure)
 
     async def undelivered(self) -> list[JobRecord]:
+        """Finished Discord jobs whose outcome has not reached the user yet, oldest first."""
         return await self.store.undelivered()

@@ -16,6 +16,7 @@ from typing import Any
 import aiosqlite
 
 from services.jobs.models import DiscordDelivery, JobRecord, JobState, MusicRequest, MusicResult
+from services.jobs.owners import Owners
 from services.sqlite import add_missing_columns, connect
 
 _SCHEMA = """
@@ -35,13 +36,19 @@ CREATE TABLE IF NOT EXISTS jobs (
     error_id      TEXT,
     delivered     INTEGER NOT NULL DEFAULT 0,
     delivering_at REAL,
-    attempts      INTEGER NOT NULL DEFAULT 0
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    delivery_owner TEXT,
+    delivery_error TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, created_at);
 CREATE INDEX IF NOT EXISTS jobs_user ON jobs (user_id, created_at);
 """
 
-# A delivery claim older than this is assumed to belong to a process that died mid-send.
+# Columns added after the first release; older databases get them on open.
+_ADDED_COLUMNS = {"error_values": "TEXT", "delivery_owner": "TEXT", "delivery_error": "TEXT"}
+
+# A delivery claim older than this is free even if its owner looks alive (stuck, or an owner whose liveness
+# cannot be checked). One delivery attempt is bounded well below it (DELIVERY_ATTEMPT_TIMEOUT_S).
 DELIVERY_LEASE_S = 120.0
 
 
@@ -51,6 +58,9 @@ class JobStore:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._db: aiosqlite.Connection | None = None
+        # Delivery claims name this store's owner; lock files beside the database tell live owners from dead.
+        memory = str(path) == ":memory:"
+        self.owners = Owners(None if memory else self.path.with_name(self.path.name + ".owners"))
 
     async def __aenter__(self) -> JobStore:
         await self.open()
@@ -63,9 +73,11 @@ class JobStore:
 
     async def open(self) -> None:
         self._db = await connect(self.path, _SCHEMA)
-        await add_missing_columns(self._db, "jobs", {"error_values": "TEXT"})
+        await add_missing_columns(self._db, "jobs", _ADDED_COLUMNS)
+        self.owners.start()
 
     async def close(self) -> None:
+        self.owners.stop()
         if self._db is not None:
             await self._db.close()
             self._db = None
@@ -137,23 +149,46 @@ class JobStore:
         await self.db.commit()
 
     async def claim_delivery(self, job_id: str) -> bool:
-        """Atomically claim the right to post this job's outcome. False if delivered or being delivered."""
+        """Atomically claim the right to post this job's outcome for this owner.
+
+        False if it was delivered, or another claim holds it: any claim of ours, or another owner's that is
+        alive and within its lease. A dead owner's claim is taken over at once.
+        """
+        async with self.db.execute(
+            "SELECT delivered, delivering_at, delivery_owner FROM jobs WHERE job_id=?", (job_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None or row["delivered"]:
+            return False
         now = time.time()
+        held_at, holder = row["delivering_at"], row["delivery_owner"]
+        if held_at is not None and held_at >= now - DELIVERY_LEASE_S:
+            if holder == self.owners.me or self.owners.alive(holder):
+                return False
+        # Compare-and-set on what we read: of two processes taking over the same claim, one wins.
         cur = await self.db.execute(
-            "UPDATE jobs SET delivering_at=? WHERE job_id=? AND delivered=0 "
-            "AND (delivering_at IS NULL OR delivering_at < ?)",
-            (now, job_id, now - DELIVERY_LEASE_S),
+            "UPDATE jobs SET delivering_at=?, delivery_owner=? WHERE job_id=? AND delivered=0 "
+            "AND delivering_at IS ? AND delivery_owner IS ?",
+            (now, self.owners.me, job_id, held_at, holder),
         )
         await self.db.commit()
         return cur.rowcount == 1
 
     async def release_delivery(self, job_id: str) -> None:
-        """Give a claim back after a failed send, so a later attempt may deliver."""
-        await self.db.execute("UPDATE jobs SET delivering_at=NULL WHERE job_id=?", (job_id,))
+        """Give our claim back after a failed send, so a later attempt (ours or another's) may deliver."""
+        await self.db.execute(
+            "UPDATE jobs SET delivering_at=NULL, delivery_owner=NULL WHERE job_id=? AND delivery_owner IS ?",
+            (job_id, self.owners.me),
+        )
         await self.db.commit()
 
-    async def mark_delivered(self, job_id: str) -> None:
-        await self.db.execute("UPDATE jobs SET delivered=1, delivering_at=NULL WHERE job_id=?", (job_id,))
+    async def mark_delivered(self, job_id: str, failure: str | None = None) -> None:
+        """Never post this job again: it arrived, or (`failure` says why) it never can."""
+        await self.db.execute(
+            "UPDATE jobs SET delivered=1, delivering_at=NULL, delivery_owner=NULL, delivery_error=? "
+            "WHERE job_id=?",
+            (failure, job_id),
+        )
         await self.db.commit()
 
     # --- reads -------------------------------------------------------------------------------
@@ -173,10 +208,11 @@ class JobStore:
         return [_row_to_record(r) for r in rows]
 
     async def undelivered(self) -> list[JobRecord]:
-        """Finished jobs whose outcome never reached the user."""
+        """Finished Discord jobs (results, failures, cancellations) whose outcome never reached the user."""
         async with self.db.execute(
-            "SELECT * FROM jobs WHERE state IN (?, ?) AND delivered=0 ORDER BY created_at",
-            (JobState.DONE.value, JobState.FAILED.value),
+            "SELECT * FROM jobs WHERE state IN (?, ?, ?) AND delivered=0 AND delivery IS NOT NULL "
+            "ORDER BY created_at",
+            (JobState.DONE.value, JobState.FAILED.value, JobState.CANCELLED.value),
         ) as cur:
             rows = await cur.fetchall()
         return [_row_to_record(r) for r in rows]
@@ -212,5 +248,6 @@ def _row_to_record(row: Any) -> JobRecord:
         error_values=json.loads(row["error_values"]) if row["error_values"] else {},
         error_id=row["error_id"],
         delivered=bool(row["delivered"]),
+        delivery_error=row["delivery_error"],
         attempts=row["attempts"],
     )

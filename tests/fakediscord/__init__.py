@@ -23,6 +23,10 @@ Usage::
             assert msg.file("song.mp3")[:3] == b"ID3"
             click = await fd.click_button(alice, msg, "reroll")
             fd.expire_token(inter)                          # webhooks now 401 (code 50027)
+            fault = fd.fail("PATCH", "/webhooks/*", status=503, seconds=3)   # Discord having a bad minute
+            fd.fail("POST", "/channels/*/messages", status=429, retry_after=0.5, times=2)
+            fd.fail("PATCH", "/webhooks/*", drop=True, uploads_only=True, times=1)  # line cut mid-upload
+            fault.hits, fault.stop(), fd.request_times("PATCH", "/webhooks/*")
             fd.max_heartbeat_gap(), fd.channel_messages(channel)
             await bot.close(); await task
 
@@ -35,8 +39,17 @@ Behaviour worth knowing
 - discord.py waits `guild_ready_timeout` (2 s default) after the last GUILD_CREATE before `on_ready`; bots in
   tests should pass a small value. Interactions work before that.
 - Anything the fake does not route answers 404 and is listed in `fd.unhandled_requests`.
+- Faults (`fd.fail`, see faults.py) match a method and an fnmatch pattern on the path after /api/v10 and are
+  checked before routing and auth, first match wins: a status for the next `times` requests, for `seconds`
+  from the first failed one, or until `fault.stop()`. A 429 carries `retry_after` in the body, Retry-After
+  and `Via` (without `Via` discord.py would raise instead of waiting); `drop` reads part of the body and
+  closes the socket (the client sees a connection reset). `uploads_only` matches multipart requests only.
+  Remember discord.py retries 5xx itself, sleeping 1, 3, 5, 7, 9 s between five tries.
+- `POST /channels/{id}/messages` honours `nonce` + `enforce_nonce` (discord.py sends both): the same nonce
+  from the same author within five minutes returns the first message instead of posting again.
 """
 
+from .faults import Fault
 from .gateway import Heartbeat
 from .interactions import FakeInteraction
 from .server import FakeDiscord, point_discord_py_at
@@ -61,6 +74,7 @@ __all__ = [
     "FakeInteraction",
     "FakeRole",
     "FakeUser",
+    "Fault",
     "Heartbeat",
     "MessageRevision",
     "RegisteredCommand",

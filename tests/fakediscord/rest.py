@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from .cdn import UploadedPart, read_body
+from .faults import Faults
 from .gateway import Gateway
 from .interactions import INTERACTION_COMMAND, INTERACTION_COMPONENT, FakeInteraction
 from .limits import LimitExceeded, check_choices
@@ -55,12 +56,18 @@ class Rest:
         self.interactions = interactions  # by token
         self.callback_deadline = callback_deadline
         self.requests: list[tuple[float, str, str]] = []  # (time.monotonic(), method, path) of every API call
+        self.faults = Faults()  # injected failures, checked before routing (see faults.py)
 
     # -- plumbing --------------------------------------------------------------------------------------------
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith(API):
-            self.requests.append((time.monotonic(), request.method, request.path))
+            at = time.monotonic()
+            self.requests.append((at, request.method, request.path))
+            failed = await self.faults.answer(request, request.path.removeprefix(API), at)
+            if failed is not None:
+                self.store.changes.notify()  # waiters may be counting a fault's hits
+                return failed
             open_route = request.path.startswith(
                 (f"{API}/webhooks/", f"{API}/interactions/", f"{API}/gateway")
             )
@@ -400,6 +407,10 @@ class Rest:
         body, parts = await read_body(request)
         if not (body.get("content") or body.get("embeds") or body.get("components") or parts):
             raise ApiError(400, 50006, "Cannot send an empty message")
+        if body.get("enforce_nonce") and body.get("nonce") is not None:
+            already = self.store.find_by_nonce(channel.id, self.store.bot, str(body["nonce"]))
+            if already is not None:  # a retried send: Discord hands back the first one
+                return json_response(self.store.message_payload(already))
         message_type = 19 if body.get("message_reference") else 0
         message = await self.store.create_message(channel.id, self.store.bot, body, parts, type=message_type)
         return json_response(self.store.message_payload(message))

@@ -7,6 +7,7 @@ same loop talks to it through real sockets with the real discord.py client.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import time
 from collections.abc import Callable, Iterator
 from types import TracebackType
@@ -15,6 +16,7 @@ from typing import Any
 import yarl
 from aiohttp import web
 
+from .faults import Fault
 from .gateway import Gateway, Heartbeat
 from .interactions import (
     INTERACTION_AUTOCOMPLETE,
@@ -26,7 +28,7 @@ from .interactions import (
     build_interaction,
     find_command,
 )
-from .rest import Rest
+from .rest import API, Rest
 from .state import FakeChannel, FakeGuild, FakeUser, StoredAttachment, StoredMessage
 from .store import RegisteredCommand, Store
 
@@ -423,6 +425,34 @@ class FakeDiscord:
     def expire_token(self, interaction: FakeInteraction) -> None:
         """From now on callbacks answer 404 Unknown interaction, webhook calls 401 Invalid Webhook Token."""
         interaction.expired = True
+
+    # -- REST disruptions ------------------------------------------------------------------------------------
+    def fail(
+        self,
+        method: str,
+        path: str,
+        *,
+        status: int = 500,
+        times: int | None = None,
+        seconds: float | None = None,
+        retry_after: float | None = None,
+        drop: bool = False,
+        uploads_only: bool = False,
+    ) -> Fault:
+        """Make matching API requests fail (see Fault): `status` for the next `times` of them, or for
+        `seconds` from the first one failed, or until `fault.stop()`. `retry_after` (with status=429) sends
+        Discord's rate-limit body and headers; `drop` cuts the connection while the body is being read.
+        `path` is an fnmatch pattern after /api/v10, e.g. "/webhooks/*/messages/@original"."""
+        fault = Fault(method, path, status, retry_after, drop, times, seconds, uploads_only)
+        return self.rest.faults.add(fault)
+
+    def request_times(self, method: str, path: str) -> list[float]:
+        """time.monotonic() of every API request (failed or not) matching `method` and the fnmatch `path`."""
+        return [
+            at
+            for at, m, p in self.rest.requests
+            if m == method and fnmatch.fnmatchcase(p.removeprefix(API), path)
+        ]
 
     # -- gateway disruptions ---------------------------------------------------------------------------------
     async def drop_connection(self, code: int = 4000) -> None:

@@ -314,6 +314,7 @@ class StoredMessage:
     webhook_id: int | None = None  # the application id for interaction responses/followups
     interaction_id: int | None = None  # interaction this message answers, if any
     message_reference: JSON | None = None  # reply target, as sent
+    nonce: str | None = None  # the sender's nonce, as sent (POST /channels/{id}/messages)
     deleted: bool = False  # set by DELETE; deleted messages stay stored for assertions
     history: list[MessageRevision] = field(default_factory=list)  # creation first, then every edit
     reactions: dict[str, set[int]] = field(default_factory=dict)  # emoji -> user ids who reacted
@@ -382,6 +383,8 @@ class StoredMessage:
             }
         if self.message_reference is not None:
             data["message_reference"] = self.message_reference
+        if self.nonce is not None:
+            data["nonce"] = self.nonce
         if self.reactions:
             data["reactions"] = [
                 {"emoji": {"id": None, "name": emoji}, "count": len(users), "me": False, "burst_colors": []}

@@ -6,6 +6,7 @@ injects follow the same rules (upload limits, attachment bookkeeping, gateway ev
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -29,6 +30,10 @@ from .state import (
 from .waiting import Changes
 
 Dispatch = Callable[[str, JSON], Awaitable[None]]
+
+# With `enforce_nonce`, Discord answers a repeated nonce from the same author with the message it already
+# made, for "a few minutes"; discord.py sends enforce_nonce with every nonce.
+NONCE_WINDOW_S = 300.0
 
 
 def _check_limits(payload: JSON) -> None:
@@ -250,6 +255,7 @@ class Store:
             webhook_id=webhook_id,
             interaction_id=interaction_id,
             message_reference=payload.get("message_reference"),
+            nonce=None if payload.get("nonce") is None else str(payload["nonce"]),
         )
         message.snapshot()
         self.messages[message.id] = message
@@ -258,6 +264,19 @@ class Store:
             await self.dispatch("MESSAGE_CREATE", self.message_payload(message))
         self.changes.notify()
         return message
+
+    def find_by_nonce(self, channel_id: int, author: FakeUser, nonce: str) -> StoredMessage | None:
+        """A message `author` sent in `channel_id` with this nonce within Discord's window, if any."""
+        now = time.monotonic()
+        for message in self.messages.values():
+            if (
+                message.channel_id == channel_id
+                and message.author.id == author.id
+                and message.nonce == nonce
+                and now - message.created_at < NONCE_WINDOW_S
+            ):
+                return message
+        return None
 
     async def edit_message(
         self, message: StoredMessage, payload: JSON, parts: list[UploadedPart]
