@@ -23,6 +23,7 @@ Usage::
             assert msg.file("song.mp3")[:3] == b"ID3"
             click = await fd.click_button(alice, msg, "reroll")
             fd.expire_token(inter)                          # webhooks now 401 (code 50027)
+            bad = fd.attachment("a.png", png, fault=CdnFault(stall_after=0))  # or status=503, drop_after=…
             fd.max_heartbeat_gap(), fd.channel_messages(channel)
             await bot.close(); await task
 
@@ -37,6 +38,7 @@ Behaviour worth knowing
 - Anything the fake does not route answers 404 and is listed in `fd.unhandled_requests`.
 """
 
+from .cdn import Cdn, CdnFault
 from .gateway import Heartbeat
 from .interactions import FakeInteraction
 from .server import FakeDiscord, point_discord_py_at
@@ -55,6 +57,8 @@ from .store import ApiError, RegisteredCommand
 __all__ = [
     "ApiError",
     "CallbackRecord",
+    "Cdn",
+    "CdnFault",
     "FakeChannel",
     "FakeDiscord",
     "FakeGuild",
