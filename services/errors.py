@@ -33,3 +33,7 @@ class UnknownJob(UserError):
 
 class BackendNotAvailable(UserError):
     """The chosen backend cannot run here; the message says why and how to fix it."""
+
+
+class DownloadFailed(UserError):
+    """A user's attachment could not be fetched; the message says what went wrong in plain words."""
