@@ -21,6 +21,7 @@ from services.backends.base import BackendStatus
 from services.backends.registry import all_statuses, backend_status
 from services.errors import UnknownJob, UserError
 from services.guild_settings import GuildSettingsStore
+from services.inputs import check_audio_name, check_declared_size
 from services.jobs.executors import Executor, make_executor
 from services.jobs.models import Action, DiscordDelivery, JobRecord, MusicRequest
 from services.jobs.service import JobService
@@ -45,7 +46,9 @@ class RequestOptions:
     bpm: float | None = None
     key: str | None = None
     instruments: str | None = None
-    input_path: str | None = None  # a staged attachment (see Engine.stage_input)
+    input_path: str | None = None  # an attachment already on disk (see services/inputs.stage_input)
+    input_url: str | None = None  # an attachment to fetch once the job is recorded (a vetted Discord URL)
+    input_size: int | None = None  # the attachment's size as Discord declared it (checked, never trusted)
     input_name: str | None = None
     input_kind: Literal["image", "audio"] | None = None
     image_mode: Literal["describe", "sonify", "img2img"] | None = None
@@ -141,6 +144,10 @@ class Engine:
             raise UserError(
                 f"That prompt is {len(prompt):,} characters; please keep it under {MAX_PROMPT_CHARS:,}."
             )
+        if options.input_kind is not None:
+            check_declared_size(options.input_size, self.settings.image_max_bytes)
+        if options.input_kind == "audio":
+            check_audio_name(options.input_name)
         backend = (options.backend or self.settings.default_backend).strip().lower()
         status = backend_status(backend, self.settings)
         if not status.available:
@@ -173,6 +180,7 @@ class Engine:
             key=key,
             instruments=(options.instruments or "").strip()[:200] or None,
             input_path=options.input_path,
+            input_url=options.input_url,
             input_name=options.input_name,
             input_kind=options.input_kind,
             image_mode=options.image_mode,
@@ -230,15 +238,6 @@ class Engine:
         self, job_id: str, request: MusicRequest, delivery: DiscordDelivery | None = None
     ) -> JobRecord:
         return await self.job_service.submit(job_id, request, delivery)
-
-    def stage_input(self, job_id: str, data: bytes) -> str:
-        """Save a user's attachment for a job's worker; returns its path. Blocking: call it in a thread."""
-        safe_id = "".join(ch for ch in job_id if ch.isalnum() or ch in "-_")[:40] or "job"
-        folder = self.settings.inputs_dir / safe_id
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "input.bin"
-        path.write_bytes(data)
-        return str(path)
 
     def result_file(self, path: str | None) -> bytes | None:
         """Read a result file written by a worker, if it still exists and lies in our results folder."""

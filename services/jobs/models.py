@@ -18,6 +18,7 @@ INTERACTION_TOKEN_LIFETIME_S = 15 * 60
 
 
 class JobState(enum.StrEnum):
+    FETCHING = "fetching"  # accepted and recorded; its attachment is being downloaded, then it is queued
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
@@ -83,6 +84,7 @@ class MusicRequest:
     key: str | None = None  # key option ("A minor"); wins over the prompt
     instruments: str | None = None  # instruments option (notes backend): "fiddle, guitar, bass"
     input_path: str | None = None  # a user's attachment, saved under DATA_DIR/inputs/<job>/ (never in the DB)
+    input_url: str | None = None  # where that attachment is fetched from (a vetted Discord media URL)
     input_name: str | None = None  # the attachment's file name, for messages only (never trusted)
     input_kind: Literal["image", "audio"] | None = None  # what the attachment is meant to be
     image_mode: Literal["describe", "sonify", "img2img"] | None = None  # how a picture becomes music
@@ -95,6 +97,11 @@ class MusicRequest:
     action: Action = "create"  # how this request came to be
     parent_job_id: str | None = None  # the job a button click derived this from
     jam: JamPlan | None = None  # jam addition: set, the worker renders this jam (services/jams/render.py)
+
+    @property
+    def needs_input(self) -> bool:
+        """An attachment still to download before the job can run."""
+        return self.input_url is not None and self.input_path is None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
