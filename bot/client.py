@@ -56,7 +56,9 @@ class PromptJamBot(commands.Bot):
         self.add_dynamic_items(JobButton)
         music = MusicCog(self, self.engine)
         await self.add_cog(music)
-        self.jams = await JamService(self.settings, self.settings.database_file).__aenter__()
+        self.jams = await JamService(
+            self.settings, self.settings.database_file, policy=self.engine.policy
+        ).__aenter__()
         await self.add_cog(JamsCog(self, self.engine, self.jams, music.deliverer))  # it posts jam renders too
         if self._sync_commands:
             await self.sync_commands()

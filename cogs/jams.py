@@ -321,8 +321,6 @@ class JamsCog(commands.Cog, name="Jams"):
             return
         author_name = getattr(message.author, "display_name", message.author.name)
         try:
-            if len(text) > 300:
-                raise UserError("That's a long prompt — keep jam prompts under 300 characters.")
             jam, contribution = await self.jams.add(
                 message.channel.id, text, author_id=message.author.id, author_name=author_name
             )

@@ -90,11 +90,6 @@ class MusicCog(commands.Cog, name="Music"):
 
     async def _start_job(self, interaction: discord.Interaction[Any], request: MusicRequest) -> None:
         """Admit, defer, submit (cogs/starting.py): 'thinking…' within milliseconds, then progress."""
-        if request.backend == "code" and not self.engine.guilds.code_enabled(request.guild_id):
-            raise UserError(
-                "The code backend is off here. A server admin (Manage Server) can turn it on with "
-                "`/music allow-code enabled:True`; it runs model-written code in a sandbox."
-            )
         await start_job(interaction, self.engine.job_service, self.deliverer, request)
 
     def _request(self, interaction: discord.Interaction[Any], options: RequestOptions) -> MusicRequest:
@@ -226,14 +221,12 @@ class MusicCog(commands.Cog, name="Music"):
         bpm: int | None,
         key: str | None,
     ) -> None:
-        if (backend or "riffusion") != "riffusion":
-            raise UserError("Only the riffusion backend can start from your audio — leave backend empty.")
         source = from_attachment(attachment)
         request = self._request(
             interaction,
             RequestOptions(
                 prompt=prompt,
-                backend="riffusion",
+                backend=backend,
                 duration_s=duration,
                 seed=seed,
                 bpm=bpm,
@@ -256,19 +249,18 @@ class MusicCog(commands.Cog, name="Music"):
         duration: int | None,
         seed: int | None,
     ) -> None:
-        image_mode = _IMAGE_MODES.get(mode, "describe")
         request = self._request(
             interaction,
             RequestOptions(
                 prompt=prompt or "",
-                backend="riffusion" if image_mode == "img2img" else backend,
+                backend=backend,
                 duration_s=duration,
                 seed=seed,
                 input_kind="image",
                 input_name=source.name[:100],
                 input_url=vetted_url(source),
                 input_size=source.size,
-                image_mode=image_mode,
+                image_mode=_IMAGE_MODES.get(mode, "describe"),
             ),
         )
         await self._start_job(interaction, request)
@@ -377,7 +369,7 @@ class MusicCog(commands.Cog, name="Music"):
             for s in self.engine.backends()
             if s.available
             and current in s.name
-            and (s.name != "code" or self.engine.guilds.code_enabled(interaction.guild_id))
+            and self.engine.policy.allows(s.name, interaction.guild_id)
         ][:25]
 
     @music.command(name="backends", description="Which backends can run here, and why not")

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 Action = Literal["create", "reroll", "extend", "variation"]
+# Who asked: a Discord user (per-server rules apply) or the operator at the command line (they don't).
+Origin = Literal["discord", "cli"]
 
 # Discord lets an interaction token be used for 15 minutes.
 INTERACTION_TOKEN_LIFETIME_S = 15 * 60
@@ -97,6 +99,7 @@ class MusicRequest:
     action: Action = "create"  # how this request came to be
     parent_job_id: str | None = None  # the job a button click derived this from
     jam: JamPlan | None = None  # jam addition: set, the worker renders this jam (services/jams/render.py)
+    origin: Origin = "discord"  # "cli": the operator, to whom per-server rules do not apply
 
     @property
     def needs_input(self) -> bool:

@@ -1,4 +1,4 @@
-"""The job service: admission, attachments, fair queueing, running, progress events, recovery.
+"""The job service: the policy gate, admission, attachments, fair queueing, running, events, recovery.
 
 Cogs and the command line talk to this seam only: `submit`, `events`,
 `cancel`, `queue_for`, `get`, `ack_delivered`. The queue is in memory, the
@@ -26,6 +26,7 @@ from services.jobs.executors import Executor, JobFailed
 from services.jobs.fairqueue import FairQueue, QueuedJob
 from services.jobs.models import DiscordDelivery, JobEvent, JobRecord, JobState, MusicRequest
 from services.jobs.store import JobStore
+from services.policy import Policy
 from services.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -68,12 +69,14 @@ class JobService:
         settings: Settings,
         store: JobStore,
         executor: Executor,
+        policy: Policy,
         *,
         inputs: InputFetcher | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.executor = executor
+        self.policy = policy
         self.inputs = inputs or InputFetcher(settings)
         self._fetching: dict[str, asyncio.Task[None]] = {}  # attachment downloads in flight
         self._queue = FairQueue()
@@ -159,11 +162,12 @@ class JobService:
     # --- admission -----------------------------------------------------------------------------
 
     def admit(self, request: MusicRequest, *, reserve: str | None = None) -> None:
-        """Raise a UserError if this request would be refused now (backend, queue, limits, rate).
+        """Raise a UserError if this request would be refused now (policy, backend, queue, limits, rate).
 
         With `reserve=job_id` an admitted request also holds its place until `submit` (or `release`),
         so two commands arriving together cannot both take the last slot.
         """
+        self.policy.check(request)  # first: "off in this server" says more than "can't run here"
         status = backend_status(request.backend, self.settings)
         if not status.available:
             raise BackendNotAvailable(f"The **{request.backend}** backend can't run: {status.reason}.")
@@ -195,7 +199,9 @@ class JobService:
         existing = self._records.get(job_id) or await self.store.get(job_id)
         if existing is not None:
             return existing
-        if job_id not in self._reserved:
+        if job_id in self._reserved:
+            self.policy.check(request)  # the request may have changed since it was admitted
+        else:
             self.admit(request, reserve=job_id)
 
         state = JobState.FETCHING if request.needs_input else JobState.QUEUED
