@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES = (".mp3", ".wav", ".ogg", ".oga", ".opus", ".flac")
 _CHUNK = 64 * 1024
+PARALLEL_DOWNLOADS = 4  # files fetched at once: each is held in memory (up to IMAGE_MAX_BYTES) until staged
 _GONE = frozenset({401, 403, 404, 410})  # Discord answers these for deleted files and expired links
 
 
@@ -65,6 +66,7 @@ class InputFetcher:
         self.total_s = settings.attachment_timeout_s
         self.stall_s = settings.attachment_stall_s
         self._session: aiohttp.ClientSession | None = None
+        self._slots = asyncio.Semaphore(PARALLEL_DOWNLOADS)  # a burst waits here, before its deadlines start
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -88,6 +90,10 @@ class InputFetcher:
         parsed = urlparse(url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.username:
             raise DownloadFailed("That file's link is not one I can download from. Please attach it again.")
+        async with self._slots:
+            return await self._fetch_in_time(url)
+
+    async def _fetch_in_time(self, url: str) -> bytes:
         overall = asyncio.timeout(self.total_s)
         try:
             async with overall:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from services.errors import DownloadFailed
-from services.inputs import InputFetcher, stage_input
+from services.inputs import PARALLEL_DOWNLOADS, InputFetcher, stage_input
 from services.settings import Settings
 from tests.fakediscord import CdnFault, FakeDiscord
 
@@ -104,6 +104,24 @@ async def test_empty_unreachable_and_odd_links(fake_discord: FakeDiscord, fetche
     assert "couldn't reach Discord" in await _fail(fetcher, f"http://127.0.0.1:{port}/attachments/1/2/a.png")
     for odd in ("file:///etc/passwd", "ftp://cdn.discordapp.com/a.png", "http://user@127.0.0.1/a.png"):
         assert "not one I can download" in await _fail(fetcher, odd)
+
+
+async def test_a_burst_of_downloads_holds_only_a_few_files_at_once(
+    fake_discord: FakeDiscord, fetcher: InputFetcher
+) -> None:
+    burst = [fake_discord.attachment(f"{i}.png", FILE, fault=CdnFault(stall_after=0)) for i in range(6)]
+    tasks = [asyncio.create_task(_fail(fetcher, att.url)) for att in burst]
+
+    def started() -> int:
+        return sum(fake_discord.cdn.hits[att.id] for att in burst)
+
+    while started() < PARALLEL_DOWNLOADS:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.2)
+    assert started() == PARALLEL_DOWNLOADS  # the rest wait for a slot (their deadlines not yet running)
+    messages = await asyncio.gather(*tasks)
+    assert started() == len(burst)
+    assert all("stopped sending your file" in m for m in messages)
 
 
 def test_staging_writes_the_whole_file_under_the_jobs_folder(tmp_path: Path) -> None:
