@@ -43,6 +43,7 @@ async def _make(args: argparse.Namespace, settings: Settings) -> int:
                     key=args.key,
                 ),
                 upload_limit_bytes=args.max_bytes,
+                origin="cli",  # the operator: per-server switches (code off by default) do not apply
             )
             job_id = f"cli-{int(time.time() * 1000)}"
             events = engine.job_service.subscribe()

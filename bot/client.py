@@ -54,9 +54,12 @@ class PromptJamBot(commands.Bot):
         # sandbox once now, off the event loop.
         await asyncio.to_thread(self.engine.backends)
         self.add_dynamic_items(JobButton)
-        await self.add_cog(MusicCog(self, self.engine))
-        self.jams = await JamService(self.settings, self.settings.database_file).__aenter__()
-        await self.add_cog(JamsCog(self, self.engine, self.jams))  # MusicCog's Deliverer posts jam renders
+        music = MusicCog(self, self.engine)
+        await self.add_cog(music)
+        self.jams = await JamService(
+            self.settings, self.settings.database_file, policy=self.engine.policy
+        ).__aenter__()
+        await self.add_cog(JamsCog(self, self.engine, self.jams, music.deliverer))  # it posts jam renders too
         if self._sync_commands:
             await self.sync_commands()
 

@@ -1,31 +1,35 @@
-"""Fetching what users attach, safely: sizes checked before download, only Discord's own media hosts.
+"""Where a user's file is: Discord's attachment (or embed image) as a name, a declared size and a URL.
 
-The bytes are not trusted here: services/images identifies and decodes them in a worker.
+Nothing is downloaded here. The URL goes into the request and the job service fetches it after the
+job is recorded (services/inputs.py: timeouts, a byte cap, a clear message for every failure), so a
+crash mid-download loses nothing. This module's one job is to vouch for the URL: only Discord's own
+media hosts, never any URL a message happens to contain.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlparse
 
 import discord
 
 from services.errors import UserError
 
-AUDIO_SUFFIXES = (".mp3", ".wav", ".ogg", ".oga", ".opus", ".flac")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 DISCORD_MEDIA_HOSTS = frozenset({"cdn.discordapp.com", "media.discordapp.net"})
 
 
 @dataclass(frozen=True)
-class ImageSource:
-    """Where a message's picture is: an attachment, or an embed image proxied by Discord."""
+class MediaSource:
+    """A file a user gave us: an attachment, or an embed image proxied by Discord."""
 
     name: str
-    size: int | None  # declared size, when Discord tells it
-    attachment: discord.Attachment | None = None
-    url: str | None = None  # Discord-proxied embed image
+    size: int | None  # declared size, when Discord tells it (checked, never trusted)
+    url: str  # where Discord serves it
+
+
+def from_attachment(attachment: discord.Attachment) -> MediaSource:
+    return MediaSource(attachment.filename, attachment.size, attachment.url)
 
 
 def looks_like_image(attachment: discord.Attachment) -> bool:
@@ -33,47 +37,30 @@ def looks_like_image(attachment: discord.Attachment) -> bool:
     return content_type.startswith("image/") or attachment.filename.lower().endswith(IMAGE_SUFFIXES)
 
 
-def first_image(message: discord.Message) -> ImageSource | None:
+def first_image(message: discord.Message) -> MediaSource | None:
     """The message's first image attachment, else its first embed image served through Discord."""
     for attachment in message.attachments:
         if looks_like_image(attachment):
-            return ImageSource(attachment.filename, attachment.size, attachment=attachment)
+            return from_attachment(attachment)
     for embed in message.embeds:
         for media in (embed.image, embed.thumbnail):
             url = media.proxy_url or media.url
             if url and _is_discord_media(url):
-                return ImageSource(urlparse(url).path.rsplit("/", 1)[-1] or "image", None, url=url)
+                return MediaSource(urlparse(url).path.rsplit("/", 1)[-1] or "image", None, url)
     return None
 
 
 def _is_discord_media(url: str) -> bool:
     """Only Discord's media hosts (and the API host itself, which tests point elsewhere): never any URL."""
-    host = urlparse(url).hostname or ""
-    api_host = urlparse(discord.http.Route.BASE).hostname or ""
-    return host in DISCORD_MEDIA_HOSTS or host == api_host
+    parsed = urlparse(url)
+    api = urlparse(discord.http.Route.BASE)
+    if parsed.hostname and parsed.hostname == api.hostname and parsed.scheme == api.scheme:
+        return True
+    return parsed.scheme == "https" and parsed.hostname in DISCORD_MEDIA_HOSTS
 
 
-def check_size(size: int | None, limit: int) -> None:
-    """Refuse before downloading when Discord already says the file is too big."""
-    if size is not None and size > limit:
-        raise UserError(f"That file is {size / 2**20:.1f} MB; the most I can take is {limit / 2**20:.0f} MB.")
-
-
-async def download(client: discord.Client, source: ImageSource, limit: int) -> bytes:
-    """The bytes of an image source, refusing anything over `limit`."""
-    check_size(source.size, limit)
-    try:
-        if source.attachment is not None:
-            data = await source.attachment.read()
-        elif source.url is not None:
-            http: Any = client.http
-            data = await http.get_from_cdn(source.url)
-        else:
-            raise UserError("I couldn't find a picture there.")
-    except discord.HTTPException as exc:
-        raise UserError(
-            f"I couldn't download that file from Discord ({exc.status}). Please try again."
-        ) from None
-    if len(data) > limit:
-        raise UserError(f"That file is over {limit / 2**20:.0f} MB, the most I can take.")
-    return data
+def vetted_url(source: MediaSource) -> str:
+    """The source's URL, once it is known to be Discord's own media; else a UserError."""
+    if not _is_discord_media(source.url):
+        raise UserError("I can only download files that Discord itself hosts. Please attach the file.")
+    return source.url

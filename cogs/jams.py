@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 from contextlib import suppress
 from typing import Any
 
@@ -19,15 +18,17 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from cogs.delivery import Deliverer
 from cogs.errors import report_error
 from cogs.formatting import EMBED_COLOUR, NO_MENTIONS, fit_choice_name, fit_embed, safe_text, warning_text
 from cogs.music import upload_limit
+from cogs.starting import start_job
 from services.engine import Engine
 from services.errors import UserError
 from services.jams.models import ContributionState, Jam, JamState, VoteChoice
 from services.jams.service import JamOptions, JamService, JamSnapshot
 from services.jams.timing import clock
-from services.jobs.models import INTERACTION_TOKEN_LIFETIME_S, DiscordDelivery, MusicRequest
+from services.jobs.models import MusicRequest
 from services.parsing import parse_id
 from services.untrusted import clean
 
@@ -175,10 +176,11 @@ class JamsCog(commands.Cog, name="Jams"):
         name="jam", description="Write a piece together, one prompt each", guild_only=True
     )
 
-    def __init__(self, bot: commands.Bot, engine: Engine, jams: JamService) -> None:
+    def __init__(self, bot: commands.Bot, engine: Engine, jams: JamService, deliverer: Deliverer) -> None:
         self.bot = bot
         self.engine = engine
         self.jams = jams
+        self.deliverer = deliverer  # the music cog's: it shows every job's progress and result
         self._card_dirty: set[str] = set()
         self._card_tasks: dict[str, asyncio.Task[None]] = {}
 
@@ -321,8 +323,6 @@ class JamsCog(commands.Cog, name="Jams"):
             return
         author_name = getattr(message.author, "display_name", message.author.name)
         try:
-            if len(text) > 300:
-                raise UserError("That's a long prompt — keep jam prompts under 300 characters.")
             jam, contribution = await self.jams.add(
                 message.channel.id, text, author_id=message.author.id, author_name=author_name
             )
@@ -416,26 +416,8 @@ class JamsCog(commands.Cog, name="Jams"):
 
     async def _render(self, interaction: discord.Interaction[Any], request: MusicRequest) -> None:
         """Admit (refusals stay private), defer, submit; the Deliverer shows progress and the result."""
-        jobs = self.engine.job_service
-        job_id = str(interaction.id)
         request = request.derive(channel_id=interaction.channel_id or request.channel_id)
-        jobs.admit(request, reserve=job_id)
-        try:
-            await interaction.response.defer(thinking=True)
-            delivery = DiscordDelivery(
-                application_id=interaction.application_id,
-                interaction_token=interaction.token,
-                token_expires_at=time.time() + INTERACTION_TOKEN_LIFETIME_S,
-                channel_id=interaction.channel_id,
-            )
-            try:
-                await jobs.submit(job_id, request, delivery)
-            except UserError as exc:
-                await interaction.edit_original_response(
-                    content=warning_text(exc), allowed_mentions=NO_MENTIONS
-                )
-        finally:
-            jobs.release(job_id)  # no-op once submitted
+        await start_job(interaction, self.engine.job_service, self.deliverer, request)
 
     # --- buttons -------------------------------------------------------------------------------
 

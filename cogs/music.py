@@ -10,15 +10,13 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.attachments import AUDIO_SUFFIXES, ImageSource, check_size, download, first_image
+from cogs.attachments import MediaSource, first_image, from_attachment, vetted_url
 from cogs.delivery import Deliverer
 from cogs.errors import report_error
 from cogs.formatting import (
@@ -27,13 +25,13 @@ from cogs.formatting import (
     backends_embed,
     fit_choice_name,
     fit_content,
-    progress_content,
     safe_text,
     warning_text,
 )
+from cogs.starting import start_job
 from services.engine import Engine, RequestOptions
 from services.errors import UserError
-from services.jobs.models import INTERACTION_TOKEN_LIFETIME_S, DiscordDelivery, MusicRequest
+from services.jobs.models import DiscordDelivery, JobState, MusicRequest
 from services.presenting import fmt_duration
 
 log = logging.getLogger(__name__)
@@ -98,57 +96,9 @@ class MusicCog(commands.Cog, name="Music"):
 
     # --- shared flow ---------------------------------------------------------------------------
 
-    async def _start_job(
-        self,
-        interaction: discord.Interaction[Any],
-        request: MusicRequest,
-        *,
-        before_submit: Callable[[str, MusicRequest], Awaitable[MusicRequest]] | None = None,
-    ) -> None:
-        """Admit, defer, submit: the user sees 'thinking…' within milliseconds, then progress.
-
-        `before_submit` runs after the defer, for slow preparation such as downloading an attachment.
-        """
-        jobs = self.engine.job_service
-        job_id = str(interaction.id)
-        if request.backend == "code" and not self.engine.guilds.code_enabled(request.guild_id):
-            raise UserError(
-                "The code backend is off here. A server admin (Manage Server) can turn it on with "
-                "`/music allow-code enabled:True`; it runs model-written code in a sandbox."
-            )
-        jobs.admit(request, reserve=job_id)  # raises UserError before anything is public
-        ready = self.deliverer.expect(job_id)
-        try:
-            await interaction.response.defer(thinking=True)
-            if before_submit is not None:
-                try:
-                    request = await before_submit(job_id, request)
-                except UserError as exc:
-                    await interaction.edit_original_response(
-                        content=warning_text(exc), allowed_mentions=NO_MENTIONS
-                    )
-                    return
-            delivery = DiscordDelivery(
-                application_id=interaction.application_id,
-                interaction_token=interaction.token,
-                token_expires_at=time.time() + INTERACTION_TOKEN_LIFETIME_S,
-                channel_id=interaction.channel_id,
-            )
-            try:
-                record = await jobs.submit(job_id, request, delivery)
-            except UserError as exc:
-                await interaction.edit_original_response(
-                    content=warning_text(exc), allowed_mentions=NO_MENTIONS
-                )
-                return
-            position = jobs.position_of(record.job_id)
-            line = f"Queued · position {position}" if position else "Starting"
-            await interaction.edit_original_response(
-                content=progress_content(request.prompt, line), allowed_mentions=NO_MENTIONS
-            )
-        finally:
-            jobs.release(job_id)  # no-op once submitted
-            ready.set()
+    async def _start_job(self, interaction: discord.Interaction[Any], request: MusicRequest) -> None:
+        """Admit, defer, submit (cogs/starting.py): 'thinking…' within milliseconds, then progress."""
+        await start_job(interaction, self.engine.job_service, self.deliverer, request)
 
     def _request(self, interaction: discord.Interaction[Any], options: RequestOptions) -> MusicRequest:
         """A validated request from what the user typed, with who and where it came from."""
@@ -254,7 +204,7 @@ class MusicCog(commands.Cog, name="Music"):
         duration: app_commands.Range[int, 1, 600] | None = None,
         seed: app_commands.Range[int, 0, 2**31 - 1] | None = None,
     ) -> None:
-        source = ImageSource(image.filename, image.size, attachment=image)
+        source = from_attachment(image)
         await self._start_image_job(
             interaction, source, mode.value if mode else "describe", prompt, backend, duration, seed
         )
@@ -268,21 +218,6 @@ class MusicCog(commands.Cog, name="Music"):
             )
         await self._start_image_job(interaction, source, "describe", None, None, None, None)
 
-    async def _stage(self, job_id: str, source: ImageSource, limit: int) -> str:
-        """Download an attachment (size-capped) and save it for the job's worker; returns its path."""
-        data = await download(self.bot, source, limit)
-        return await asyncio.to_thread(self.engine.stage_input, job_id, data)
-
-    async def _start_with_attachment(
-        self, interaction: discord.Interaction[Any], request: MusicRequest, source: ImageSource, limit: int
-    ) -> None:
-        """Like _start_job, downloading the attachment after the defer (downloads can outlast 3 s)."""
-
-        async def fetch(job_id: str, request: MusicRequest) -> MusicRequest:
-            return request.derive(input_path=await self._stage(job_id, source, limit))
-
-        await self._start_job(interaction, request, before_submit=fetch)
-
     async def _start_audio_job(
         self,
         interaction: discord.Interaction[Any],
@@ -294,56 +229,49 @@ class MusicCog(commands.Cog, name="Music"):
         bpm: int | None,
         key: str | None,
     ) -> None:
-        if (backend or "riffusion") != "riffusion":
-            raise UserError("Only the riffusion backend can start from your audio — leave backend empty.")
-        if not attachment.filename.lower().endswith(AUDIO_SUFFIXES):
-            raise UserError("Attach an audio file (mp3, wav, ogg or flac).")
-        limit = self.engine.settings.image_max_bytes
-        source = ImageSource(attachment.filename, attachment.size, attachment=attachment)
-        check_size(source.size, limit)
+        source = from_attachment(attachment)
         request = self._request(
             interaction,
             RequestOptions(
                 prompt=prompt,
-                backend="riffusion",
+                backend=backend,
                 duration_s=duration,
                 seed=seed,
                 bpm=bpm,
                 key=key,
                 input_kind="audio",
-                input_name=attachment.filename[:100],
+                input_name=source.name[:100],
+                input_url=vetted_url(source),
+                input_size=source.size,
             ),
         )
-
-        await self._start_with_attachment(interaction, request, source, limit)
+        await self._start_job(interaction, request)
 
     async def _start_image_job(
         self,
         interaction: discord.Interaction[Any],
-        source: ImageSource,
+        source: MediaSource,
         mode: str,
         prompt: str | None,
         backend: str | None,
         duration: int | None,
         seed: int | None,
     ) -> None:
-        limit = self.engine.settings.image_max_bytes
-        check_size(source.size, limit)
-        image_mode = _IMAGE_MODES.get(mode, "describe")
         request = self._request(
             interaction,
             RequestOptions(
                 prompt=prompt or "",
-                backend="riffusion" if image_mode == "img2img" else backend,
+                backend=backend,
                 duration_s=duration,
                 seed=seed,
                 input_kind="image",
                 input_name=source.name[:100],
-                image_mode=image_mode,
+                input_url=vetted_url(source),
+                input_size=source.size,
+                image_mode=_IMAGE_MODES.get(mode, "describe"),
             ),
         )
-
-        await self._start_with_attachment(interaction, request, source, limit)
+        await self._start_job(interaction, request)
 
     @music.command(name="code", description="A language model writes sound code; we run it in a sandbox")
     @app_commands.describe(
@@ -408,14 +336,15 @@ class MusicCog(commands.Cog, name="Music"):
         if source is None:
             return
         job_id = f"msg-{message.id}"
+        jobs = self.engine.job_service
         try:
-            limit = self.engine.settings.image_max_bytes
-            check_size(source.size, limit)
             request = self.engine.build_request(
                 RequestOptions(
                     prompt=message.content[:1000],
                     input_kind="image",
                     input_name=source.name[:100],
+                    input_url=vetted_url(source),
+                    input_size=source.size,
                     image_mode="describe",
                 ),
                 user_id=message.author.id,
@@ -424,18 +353,13 @@ class MusicCog(commands.Cog, name="Music"):
                 channel_id=message.channel.id,
                 upload_limit_bytes=message.guild.filesize_limit,
             )
-            self.engine.job_service.admit(request, reserve=job_id)
-            try:
-                path = await self._stage(job_id, source, limit)
-                delivery = DiscordDelivery(
-                    application_id=self.bot.application_id or 0,
-                    interaction_token="",
-                    token_expires_at=0.0,  # no interaction: the result is posted in the channel
-                    channel_id=message.channel.id,
-                )
-                await self.engine.submit(job_id, request.derive(input_path=path), delivery)
-            finally:
-                self.engine.job_service.release(job_id)
+            delivery = DiscordDelivery(
+                application_id=self.bot.application_id or 0,
+                interaction_token="",
+                token_expires_at=0.0,  # no interaction: the outcome is posted in the channel
+                channel_id=message.channel.id,
+            )
+            await jobs.submit(job_id, request, delivery)  # admitted there; the picture is fetched after
             await message.add_reaction("🎧")
         except UserError as exc:
             log.info("listening channel %s: %s", message.channel.id, exc.message)
@@ -453,7 +377,7 @@ class MusicCog(commands.Cog, name="Music"):
             for s in self.engine.backends()
             if s.available
             and current in s.name
-            and (s.name != "code" or self.engine.guilds.code_enabled(interaction.guild_id))
+            and self.engine.policy.allows(s.name, interaction.guild_id)
         ][:25]
 
     @music.command(name="backends", description="Which backends can run here, and why not")
@@ -470,7 +394,10 @@ class MusicCog(commands.Cog, name="Music"):
         footer = f"\n\n{total} piece(s) in the queue in all. Cancel one with `/music cancel`."
         listing = ""
         for i, e in enumerate(entries):
-            where = f"#{e.position} in queue" if e.position else "being made now"
+            if e.state is JobState.FETCHING:
+                where = "downloading your file"
+            else:
+                where = f"#{e.position} in queue" if e.position else "being made now"
             eta = f", ready in ~{fmt_duration(e.eta_s)}" if e.eta_s else ""
             line = f"`{e.job_id}` · {where}{eta} · {e.backend} · {safe_text(e.prompt, 80)}"
             more = f"\n… and {len(entries) - i} more"

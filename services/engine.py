@@ -18,19 +18,20 @@ from types import TracebackType
 from typing import Literal
 
 from services.backends.base import BackendStatus
-from services.backends.registry import all_statuses, backend_status
+from services.backends.registry import all_statuses, backend_status, backends_taking
 from services.errors import UnknownJob, UserError, backend_cannot_run
 from services.guild_settings import GuildSettingsStore
+from services.inputs import check_audio_name, check_declared_size
 from services.jobs.executors import Executor, make_executor
-from services.jobs.models import Action, DiscordDelivery, JobRecord, MusicRequest
+from services.jobs.models import Action, DiscordDelivery, JobRecord, MusicRequest, Origin
 from services.jobs.service import JobService
 from services.jobs.store import JobStore
+from services.policy import Policy
 from services.settings import Settings
 from services.untrusted import clean
 
 log = logging.getLogger(__name__)
 
-MAX_PROMPT_CHARS = 1000  # longer prompts are refused: they are almost always pasted by mistake
 MAX_SEED = 2**31 - 1
 _PRUNE_EVERY_S = 3600.0
 
@@ -46,7 +47,9 @@ class RequestOptions:
     bpm: float | None = None
     key: str | None = None
     instruments: str | None = None
-    input_path: str | None = None  # a staged attachment (see Engine.stage_input)
+    input_path: str | None = None  # an attachment already on disk (see services/inputs.stage_input)
+    input_url: str | None = None  # an attachment to fetch once the job is recorded (a vetted Discord URL)
+    input_size: int | None = None  # the attachment's size as Discord declared it (checked, never trusted)
     input_name: str | None = None
     input_kind: Literal["image", "audio"] | None = None
     image_mode: Literal["describe", "sonify", "img2img"] | None = None
@@ -69,13 +72,17 @@ class Engine:
         self.store: JobStore | None = None
         self.jobs: JobService | None = None
         self.guild_settings: GuildSettingsStore | None = None
+        self._policy: Policy | None = None
 
     async def __aenter__(self) -> Engine:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = await self._stack.enter_async_context(JobStore(self._database))
         self.guild_settings = await self._stack.enter_async_context(GuildSettingsStore(self._database))
+        self._policy = Policy(self.settings, self.guild_settings)
         executor = self._executor or make_executor(self.settings)
-        self.jobs = await self._stack.enter_async_context(JobService(self.settings, self.store, executor))
+        self.jobs = await self._stack.enter_async_context(
+            JobService(self.settings, self.store, executor, self._policy)
+        )
         self._pruner = asyncio.create_task(self._prune_forever(), name="promptjam-pruner")
         self._stack.push_async_callback(self._stop_pruner)
         return self
@@ -109,6 +116,13 @@ class Engine:
         return self.guild_settings
 
     @property
+    def policy(self) -> Policy:
+        """The per-server rules every job passes (services/policy.py); jams use it too."""
+        if self._policy is None:
+            raise RuntimeError("Engine is not open")
+        return self._policy
+
+    @property
     def job_service(self) -> JobService:
         if self.jobs is None:
             raise RuntimeError("Engine is not open")
@@ -133,22 +147,23 @@ class Engine:
         guild_id: int | None = None,
         channel_id: int | None = None,
         upload_limit_bytes: int = 10 * 1024 * 1024,
+        origin: Origin = "discord",
     ) -> MusicRequest:
-        """Validate what the user typed into a MusicRequest, or raise UserError saying what to fix."""
+        """Validate what the user typed into a MusicRequest, or raise UserError saying what to fix.
+
+        Prompt and length limits and per-server rules are checked at admission (services/policy.py),
+        where every path passes; this turns typed options into a well-formed request.
+        """
         prompt = (options.prompt or "").strip()
-        if not prompt and options.input_kind != "image":
-            raise UserError("Please describe the music you want — the prompt is empty.")
-        if len(prompt) > MAX_PROMPT_CHARS:
-            raise UserError(
-                f"That prompt is {len(prompt):,} characters; please keep it under {MAX_PROMPT_CHARS:,}."
-            )
-        backend = (options.backend or self.settings.default_backend).strip().lower()
+        if options.input_kind is not None:
+            check_declared_size(options.input_size, self.settings.image_max_bytes)
+        if options.input_kind == "audio":
+            check_audio_name(options.input_name)
+        backend = (options.backend or self._default_backend(options)).strip().lower()
         status = backend_status(backend, self.settings)
         if not status.available:
             raise backend_cannot_run(backend, status.reason)
         duration = options.duration_s
-        if duration is not None and not 1 <= duration <= self.settings.max_duration_s:
-            raise UserError(f"Duration must be between 1 and {self.settings.max_duration_s} seconds.")
         if options.bpm is not None and not 20 <= options.bpm <= 300:
             raise UserError("Tempo must be between 20 and 300 bpm.")
         key = options.key.strip() if options.key else None
@@ -174,6 +189,7 @@ class Engine:
             key=key,
             instruments=(options.instruments or "").strip()[:200] or None,
             input_path=options.input_path,
+            input_url=options.input_url,
             input_name=options.input_name,
             input_kind=options.input_kind,
             image_mode=options.image_mode,
@@ -182,7 +198,18 @@ class Engine:
             guild_id=guild_id,
             channel_id=channel_id,
             upload_limit_bytes=upload_limit_bytes,
+            origin=origin,
         )
+
+    def _default_backend(self, options: RequestOptions) -> str:
+        """Without a backend option: one that takes the input (audio, img2img), else the bot's default."""
+        wants = "audio" if options.input_kind == "audio" else None
+        if options.input_kind == "image" and options.image_mode == "img2img":
+            wants = "image"
+        takers = backends_taking(wants) if wants else []
+        if takers and self.settings.default_backend not in takers:
+            return takers[0]
+        return self.settings.default_backend
 
     async def derive(
         self,
@@ -191,8 +218,12 @@ class Engine:
         *,
         user_id: int,
         upload_limit_bytes: int,
+        origin: Origin = "discord",
     ) -> MusicRequest:
-        """A request built on a finished job: reroll (new seed), extend (longer), variation (same style)."""
+        """A request built on a finished job: reroll (new seed), extend (longer), variation (same style).
+
+        It is admitted like a new request: a rule changed since the first piece (code switched off
+        here) applies to the new one."""
         parent = await self.job_service.get(parent_job_id)
         if parent is None or parent.result is None:
             raise UnknownJob("That piece is no longer available to build on.")
@@ -203,6 +234,7 @@ class Engine:
             "parent_job_id": parent_job_id,
             "user_id": user_id,
             "upload_limit_bytes": upload_limit_bytes,
+            "origin": origin,
         }
         act: Action = action
         if act == "reroll":
@@ -231,15 +263,6 @@ class Engine:
         self, job_id: str, request: MusicRequest, delivery: DiscordDelivery | None = None
     ) -> JobRecord:
         return await self.job_service.submit(job_id, request, delivery)
-
-    def stage_input(self, job_id: str, data: bytes) -> str:
-        """Save a user's attachment for a job's worker; returns its path. Blocking: call it in a thread."""
-        safe_id = "".join(ch for ch in job_id if ch.isalnum() or ch in "-_")[:40] or "job"
-        folder = self.settings.inputs_dir / safe_id
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "input.bin"
-        path.write_bytes(data)
-        return str(path)
 
     def result_file(self, path: str | None) -> bytes | None:
         """Read a result file written by a worker, if it still exists and lies in our results folder."""

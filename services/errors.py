@@ -85,3 +85,11 @@ class UnknownJob(UserError):
 
 class BackendNotAvailable(UserError):
     """The chosen backend cannot run here; the message says why and how to fix it."""
+
+
+class NotAllowed(UserError):
+    """A per-server rule refuses this request (e.g. the code backend is off here); says who can change it."""
+
+
+class DownloadFailed(UserError):
+    """A user's attachment could not be fetched; the message says what went wrong in plain words."""

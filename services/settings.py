@@ -73,6 +73,8 @@ class Settings(BaseSettings):
 
     # --- images and audio from users -----------------------------------------------------
     image_max_bytes: int = Field(25 * 2**20, ge=1024, le=500 * 2**20)  # largest attachment fetched
+    attachment_timeout_s: float = Field(90.0, gt=0, le=900)  # one attachment download, from start to end
+    attachment_stall_s: float = Field(15.0, gt=0, le=300)  # ... and while no byte arrives (a stalled CDN)
     image_max_pixels: int = Field(40_000_000, ge=10_000, le=500_000_000)  # larger pictures are refused unread
     image_sonify_max_seconds: float = Field(20.0, ge=1, le=120)  # longest "sonify" result
     vision_enabled: bool = True  # describe pictures with VISION_MODEL when an LLM is configured

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -62,3 +64,34 @@ def test_sandbox_run_reports_layers_and_writes_audio(tmp_path: Path) -> None:
     proc = _run("-m", "bot.cli", "sandbox", "run", str(evil), cwd=tmp_path)
     assert "static check" in proc.stdout and "os" in proc.stdout
     assert proc.returncode != 0
+
+
+def test_make_is_the_operator_and_may_use_the_code_backend(tmp_path: Path) -> None:
+    """No server switch applies at the command line (code is off per Discord server, not for the operator)."""
+    from services.audio.mp3 import decode_audio
+    from services.backends.code.sandbox.isolation import detect
+    from tests.fakeopenai import FakeOpenAI, Reply
+
+    if not detect().isolation.strong:
+        pytest.skip("this host offers no real sandbox, so the code backend cannot run")
+    code = "from soundlib import sine\n\ndef render(sr):\n    return sine(220.0, 2.0, sr) * 0.5\n"
+    out = tmp_path / "hum.mp3"
+    with FakeOpenAI() as llm:
+        llm.script(Reply.json({"title": "Hum", "code": code}))
+        proc = _run(
+            "-m",
+            "bot.cli",
+            "make",
+            "a low hum",
+            "-b",
+            "code",
+            "-d",
+            "2",
+            "-o",
+            str(out),
+            "-q",
+            cwd=tmp_path,
+            env={"OPENAI_BASE_URL": llm.base_url},
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert abs(decode_audio(out.read_bytes()).duration - 2.0) <= 0.5

@@ -35,11 +35,14 @@ def test_make_executor_routes_only_when_a_model_backend_is_enabled(
 def test_only_our_own_messages_are_user_facing() -> None:
     """UserError (InvalidInput included) and BackendUnavailable say what to do; anything else is a bug
     whose text stays in the log."""
-    assert _classify(UserError("Pick a shorter prompt.")) == ("user", "Pick a shorter prompt.")
-    assert _classify(InvalidInput("That WAV file is empty.")) == ("user", "That WAV file is empty.")
+    assert _classify(UserError("Pick a shorter prompt.")) == ("user", "Pick a shorter prompt.", {})
+    assert _classify(InvalidInput("That WAV file is empty.")) == ("user", "That WAV file is empty.", {})
+    typed = _classify(UserError("No key {key}.", key="[x](https://e.example)"))
+    assert typed == ("user", "No key {key}.", {"key": "[x](https://e.example)"})  # values stay apart
     missing = "riffusion: weights not found"
-    assert _classify(BackendUnavailable(missing)) == ("user", missing)
+    assert _classify(BackendUnavailable(missing)) == ("user", missing, {})
     for bug in (ValueError("invalid literal for int() with base 10: '²'"), ZeroDivisionError("division"),
                 KeyError("styles"), IndexError("list index out of range")):  # fmt: skip
-        kind, detail = _classify(bug)
+        kind, detail, values = _classify(bug)
+        assert values == {}
         assert kind == "internal" and type(bug).__name__ in detail  # for the log, never for the user

@@ -13,6 +13,7 @@ from PIL import Image
 from services.backends.base import Generation, GenerationRequest, ProgressFn, no_progress
 from services.backends.registry import get_backend
 from services.errors import UserError
+from services.guild_settings import GuildSettingsStore
 from services.jams.models import ContributionState, JamState, VoteChoice
 from services.jams.render import join_segments, render_segments
 from services.jams.service import JamOptions, JamService
@@ -20,6 +21,7 @@ from services.jams.timeline import PALETTE
 from services.jams.timing import piece_length_s
 from services.jobs.models import MusicRequest
 from services.jobs.work import run_job
+from services.policy import Policy
 from services.settings import Settings
 from tests.conftest import make_settings
 
@@ -35,8 +37,10 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def jams(settings: Settings) -> AsyncIterator[JamService]:
-    async with JamService(settings, settings.database_file) as service:
-        yield service
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    async with GuildSettingsStore(settings.database_file) as guilds:
+        async with JamService(settings, settings.database_file, policy=Policy(settings, guilds)) as service:
+            yield service
 
 
 async def _start(jams: JamService, channel: int = CHANNEL, **options: object) -> str:

@@ -21,6 +21,7 @@ class BackendInfo:
     name: str  # as typed in /music create backend:<name>
     description: str  # one line for /music backends
     built: bool  # False for backends whose issue has not landed yet
+    takes: frozenset[str] = frozenset()  # inputs it starts from besides text: "audio", "image" (img2img)
 
 
 BACKENDS: dict[str, BackendInfo] = {
@@ -33,11 +34,19 @@ BACKENDS: dict[str, BackendInfo] = {
         "notes", "A language model writes every note; constraints checked and repaired.", True
     ),
     "riffusion": BackendInfo(
-        "riffusion", "Stable Diffusion on spectrograms, from a beat at your tempo or your own audio.", True
+        "riffusion",
+        "Stable Diffusion on spectrograms, from a beat at your tempo or your own audio.",
+        True,
+        takes=frozenset({"audio", "image"}),
     ),
     "code": BackendInfo("code", "A language model writes sound code; we run it in a sandbox.", True),
     "musicgen": BackendInfo("musicgen", "Meta's MusicGen text-to-music model.", False),
 }
+
+
+def backends_taking(kind: str) -> list[str]:
+    """The backends that can start from a user's `kind` of input ("audio", "image"), in registry order."""
+    return [info.name for info in BACKENDS.values() if kind in info.takes]
 
 
 def _styles_status(settings: Settings) -> BackendStatus:

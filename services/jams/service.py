@@ -30,6 +30,7 @@ from services.jams.models import (
 from services.jams.store import JamExists, JamStore
 from services.jams.timing import piece_length_s
 from services.jobs.models import JamPlan, JamSegment, MusicRequest
+from services.policy import Policy
 from services.settings import Settings
 from services.untrusted import clean
 
@@ -72,10 +73,12 @@ class JamSnapshot:
 
 
 class JamService:
-    """Use as `async with JamService(settings, database) as jams:`; shares the engine's database file."""
+    """Use as `async with JamService(settings, database, policy=engine.policy) as jams:`; shares the
+    engine's database file and its policy (a jam's backend must be allowed where the jam opens)."""
 
-    def __init__(self, settings: Settings, database: Path | str | None = None) -> None:
+    def __init__(self, settings: Settings, database: Path | str | None = None, *, policy: Policy) -> None:
         self.settings = settings
+        self.policy = policy
         self.store = JamStore(database if database is not None else settings.database_file)
         self._lock = asyncio.Lock()  # limits are checked and applied as one step
 
@@ -139,7 +142,7 @@ class JamService:
             key=_key(options.key),
             bars=options.bars if options.bars is not None else self.settings.jam_default_bars,
             beats_per_bar=BEATS_PER_BAR,
-            backend=self._backend(options.backend),
+            backend=self._backend(options.backend, guild_id),
             state=JamState.OPEN,
             created_at=time.time(),
         )
@@ -182,8 +185,10 @@ class JamService:
             raise UserError("A jam's tempo must be between 40 and 240 bpm.")
         return value
 
-    def _backend(self, backend: str | None) -> str:
+    def _backend(self, backend: str | None, guild_id: int | None) -> str:
+        """A backend that runs here and that this server allows (its renders are checked again at play)."""
         name = (backend or self.settings.default_backend).strip().lower()
+        self.policy.check_backend(name, guild_id=guild_id)
         status = backend_status(name, self.settings)
         if not status.available:
             raise backend_cannot_run(name, status.reason)

@@ -14,12 +14,15 @@ from typing import Any, Literal
 from services.errors import render_message
 
 Action = Literal["create", "reroll", "extend", "variation"]
+# Who asked: a Discord user (per-server rules apply) or the operator at the command line (they don't).
+Origin = Literal["discord", "cli"]
 
 # Discord lets an interaction token be used for 15 minutes.
 INTERACTION_TOKEN_LIFETIME_S = 15 * 60
 
 
 class JobState(enum.StrEnum):
+    FETCHING = "fetching"  # accepted and recorded; its attachment is being downloaded, then it is queued
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
@@ -85,6 +88,7 @@ class MusicRequest:
     key: str | None = None  # key option ("A minor"); wins over the prompt
     instruments: str | None = None  # instruments option (notes backend): "fiddle, guitar, bass"
     input_path: str | None = None  # a user's attachment, saved under DATA_DIR/inputs/<job>/ (never in the DB)
+    input_url: str | None = None  # where that attachment is fetched from (a vetted Discord media URL)
     input_name: str | None = None  # the attachment's file name, for messages only (never trusted)
     input_kind: Literal["image", "audio"] | None = None  # what the attachment is meant to be
     image_mode: Literal["describe", "sonify", "img2img"] | None = None  # how a picture becomes music
@@ -97,6 +101,12 @@ class MusicRequest:
     action: Action = "create"  # how this request came to be
     parent_job_id: str | None = None  # the job a button click derived this from
     jam: JamPlan | None = None  # jam addition: set, the worker renders this jam (services/jams/render.py)
+    origin: Origin = "discord"  # "cli": the operator, to whom per-server rules do not apply
+
+    @property
+    def needs_input(self) -> bool:
+        """An attachment still to download before the job can run."""
+        return self.input_url is not None and self.input_path is None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

@@ -1,8 +1,10 @@
-"""The job service: admission, fair queueing, running, progress events, recovery.
+"""The job service: the policy gate, admission, attachments, fair queueing, running, events, recovery.
 
 Cogs and the command line talk to this seam only: `submit`, `events`,
 `cancel`, `queue_for`, `get`, `ack_delivered`. The queue is in memory, the
-record is SQLite, so a restart resumes whatever was accepted.
+record is SQLite, so a restart resumes whatever was accepted. A job with an
+attachment is recorded first and fetched afterwards (state FETCHING), so a
+crash mid-download re-fetches it on restart instead of losing the request.
 """
 
 from __future__ import annotations
@@ -18,11 +20,20 @@ from types import TracebackType
 
 from services.backends.base import Cancelled
 from services.backends.registry import backend_status
-from services.errors import QueueFull, RateLimited, TooManyJobs, UnknownJob, backend_cannot_run
+from services.errors import (
+    QueueFull,
+    RateLimited,
+    TooManyJobs,
+    UnknownJob,
+    UserError,
+    backend_cannot_run,
+)
+from services.inputs import InputFetcher, stage_input
 from services.jobs.executors import Executor, JobFailed
 from services.jobs.fairqueue import FairQueue, QueuedJob
 from services.jobs.models import DiscordDelivery, JobEvent, JobRecord, JobState, MusicRequest
 from services.jobs.store import JobStore
+from services.policy import Policy
 from services.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,10 +71,21 @@ def new_error_id() -> str:
 class JobService:
     """Owns the queue and the workers. Use as `async with JobService(...) as jobs:`."""
 
-    def __init__(self, settings: Settings, store: JobStore, executor: Executor) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: JobStore,
+        executor: Executor,
+        policy: Policy,
+        *,
+        inputs: InputFetcher | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.executor = executor
+        self.policy = policy
+        self.inputs = inputs or InputFetcher(settings)
+        self._fetching: dict[str, asyncio.Task[None]] = {}  # attachment downloads in flight
         self._queue = FairQueue()
         self._records: dict[str, JobRecord] = {}  # queued and running jobs
         self._reserved: dict[str, MusicRequest] = {}  # admitted, being deferred, not yet submitted
@@ -101,21 +123,26 @@ class JobService:
             self._dispatcher.cancel()
             with suppress(asyncio.CancelledError):
                 await self._dispatcher
-        tasks = list(self._running.values())
+        tasks = [*self._running.values(), *self._fetching.values()]  # downloads stay FETCHING: re-fetched
         for task in tasks:
             task.cancel()
         for task in tasks:
             with suppress(asyncio.CancelledError, Exception):
                 await task
+        await self.inputs.close()
         await self.executor.close()
 
     async def _recover(self) -> None:
-        """Requeue what was queued or running when the last process stopped."""
+        """Requeue what was queued or running when the last process stopped; fetch again what was fetching."""
         for record in await self.store.unfinished():
+            self._records[record.job_id] = record
+            if record.state is JobState.FETCHING:
+                log.info("fetching the attachment of job %s again after the restart", record.job_id)
+                self._start_fetch(record)
+                continue
             if record.state is JobState.RUNNING:
                 await self.store.mark_queued(record.job_id)
                 record.state = JobState.QUEUED
-            self._records[record.job_id] = record
             self._queue.push(QueuedJob(record.job_id, record.request.user_id))
             log.info("resuming job %s from before the restart", record.job_id)
         self._wakeup.set()
@@ -142,11 +169,12 @@ class JobService:
     # --- admission -----------------------------------------------------------------------------
 
     def admit(self, request: MusicRequest, *, reserve: str | None = None) -> None:
-        """Raise a UserError if this request would be refused now (backend, queue, limits, rate).
+        """Raise a UserError if this request would be refused now (policy, backend, queue, limits, rate).
 
         With `reserve=job_id` an admitted request also holds its place until `submit` (or `release`),
         so two commands arriving together cannot both take the last slot.
         """
+        self.policy.check(request)  # first: "off in this server" says more than "can't run here"
         status = backend_status(request.backend, self.settings)
         if not status.available:
             raise backend_cannot_run(request.backend, status.reason)
@@ -178,10 +206,13 @@ class JobService:
         existing = self._records.get(job_id) or await self.store.get(job_id)
         if existing is not None:
             return existing
-        if job_id not in self._reserved:
+        if job_id in self._reserved:
+            self.policy.check(request)  # the request may have changed since it was admitted
+        else:
             self.admit(request, reserve=job_id)
 
-        record = JobRecord(job_id, request, JobState.QUEUED, time.time(), delivery=delivery)
+        state = JobState.FETCHING if request.needs_input else JobState.QUEUED
+        record = JobRecord(job_id, request, state, time.time(), delivery=delivery)
         try:
             inserted = await self.store.insert(record)
             if inserted:
@@ -192,11 +223,58 @@ class JobService:
             stored = await self.store.get(job_id)
             assert stored is not None
             return stored
-        self._queue.push(QueuedJob(job_id, request.user_id))
-        pos = self._queue.positions().get(job_id)
-        self._emit(JobEvent(job_id, "queued", position=pos, eta_s=self._eta_for_position(job_id, pos)))
-        self._wakeup.set()
+        if record.state is JobState.FETCHING:
+            self._start_fetch(record)
+        else:
+            self._enqueue(record)
         return record
+
+    def _enqueue(self, record: JobRecord) -> None:
+        self._queue.push(QueuedJob(record.job_id, record.request.user_id))
+        pos = self._queue.positions().get(record.job_id)
+        self._emit(
+            JobEvent(record.job_id, "queued", position=pos, eta_s=self._eta_for_position(record.job_id, pos))
+        )
+        self._wakeup.set()
+
+    # --- attachments ---------------------------------------------------------------------------
+
+    def _start_fetch(self, record: JobRecord) -> None:
+        self._fetching[record.job_id] = asyncio.create_task(
+            self._fetch(record), name=f"fetch-{record.job_id}"
+        )
+
+    async def _fetch(self, record: JobRecord) -> None:
+        """Download and stage the job's attachment, then queue it; any failure fails the job, said plainly."""
+        job_id = record.job_id
+        url = record.request.input_url
+        assert url is not None
+        self._emit(JobEvent(job_id, "progress", stage="downloading your file"))
+        try:
+            data = await self.inputs.fetch(url)
+            path = await asyncio.to_thread(stage_input, self.settings.inputs_dir, job_id, data)
+            staged = record.request.derive(input_path=path)
+            if not await self.store.mark_fetched(job_id, staged):
+                return  # cancelled meanwhile
+        except asyncio.CancelledError:
+            raise  # closing (the record stays FETCHING: the next start fetches again) or a cancel
+        except UserError as exc:
+            log.info("job %s: attachment not fetched: %s", job_id, exc.message)
+            self._records.pop(job_id, None)
+            await self._finish_failed(record, exc.message, None)
+            return
+        except Exception:
+            error_id = new_error_id()
+            log.exception("job %s: fetching its attachment crashed [error %s]", job_id, error_id)
+            self._records.pop(job_id, None)
+            await self._finish_failed(record, "Something went wrong while fetching your file.", error_id)
+            return
+        finally:
+            if self._fetching.get(job_id) is asyncio.current_task():
+                del self._fetching[job_id]
+        record.request = staged
+        record.state = JobState.QUEUED
+        self._enqueue(record)
 
     def _rate_wait(self, user_id: int) -> int | None:
         """Seconds until this user may submit again, or None if they may now."""
@@ -354,7 +432,13 @@ class JobService:
         record = self._records.get(job_id)
         if record is None or (user_id is not None and record.request.user_id != user_id):
             raise UnknownJob("I can't find a queued or running piece of yours with that id.")
-        if self._queue.remove(job_id):
+        fetch = self._fetching.pop(job_id, None)
+        if fetch is not None:  # still downloading its attachment: stop that
+            fetch.cancel()
+            with suppress(asyncio.CancelledError):
+                await fetch
+        queued = self._queue.remove(job_id)  # (a download that just finished has queued it)
+        if fetch is not None or queued:
             self._records.pop(job_id, None)
             await self._finish_failed(record, "Cancelled.", None, cancelled=True)
             self._emit_positions()

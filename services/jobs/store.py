@@ -119,6 +119,16 @@ class JobStore:
         await self.db.execute("UPDATE jobs SET state=? WHERE job_id=?", (JobState.QUEUED.value, job_id))
         await self.db.commit()
 
+    async def mark_fetched(self, job_id: str, request: MusicRequest) -> bool:
+        """A fetching job's attachment is staged: store the request that points at it and queue the job.
+        False when the job is no longer fetching (cancelled meanwhile)."""
+        cur = await self.db.execute(
+            "UPDATE jobs SET request=?, state=? WHERE job_id=? AND state=?",
+            (request.to_json(), JobState.QUEUED.value, job_id, JobState.FETCHING.value),
+        )
+        await self.db.commit()
+        return cur.rowcount == 1
+
     async def mark_done(self, job_id: str, result: MusicResult) -> None:
         await self.db.execute(
             "UPDATE jobs SET state=?, finished_at=?, result=? WHERE job_id=?",
@@ -199,10 +209,10 @@ class JobStore:
         return _row_to_record(row) if row else None
 
     async def unfinished(self) -> list[JobRecord]:
-        """Queued or running jobs, oldest first: what a restart must resume."""
+        """Fetching, queued or running jobs, oldest first: what a restart must resume."""
         async with self.db.execute(
-            "SELECT * FROM jobs WHERE state IN (?, ?) ORDER BY created_at",
-            (JobState.QUEUED.value, JobState.RUNNING.value),
+            "SELECT * FROM jobs WHERE state IN (?, ?, ?) ORDER BY created_at",
+            (JobState.FETCHING.value, JobState.QUEUED.value, JobState.RUNNING.value),
         ) as cur:
             rows = await cur.fetchall()
         return [_row_to_record(r) for r in rows]

@@ -27,6 +27,7 @@ Usage::
             fd.fail("POST", "/channels/*/messages", status=429, retry_after=0.5, times=2)
             fd.fail("PATCH", "/webhooks/*", drop=True, uploads_only=True, times=1)  # line cut mid-upload
             fault.hits, fault.stop(), fd.request_times("PATCH", "/webhooks/*")
+            bad = fd.attachment("a.png", png, fault=CdnFault(stall_after=0))  # or status=503, drop_after=…
             fd.max_heartbeat_gap(), fd.channel_messages(channel)
             await bot.close(); await task
 
@@ -49,6 +50,7 @@ Behaviour worth knowing
   from the same author within five minutes returns the first message instead of posting again.
 """
 
+from .cdn import CdnFault
 from .faults import Fault
 from .gateway import Heartbeat
 from .interactions import FakeInteraction
@@ -68,6 +70,8 @@ from .store import ApiError, RegisteredCommand
 __all__ = [
     "ApiError",
     "CallbackRecord",
+    "Cdn",
+    "CdnFault",
     "FakeChannel",
     "FakeDiscord",
     "FakeGuild",

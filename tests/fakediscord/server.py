@@ -16,6 +16,7 @@ from typing import Any
 import yarl
 from aiohttp import web
 
+from .cdn import Cdn, CdnFault
 from .faults import Fault
 from .gateway import Gateway, Heartbeat
 from .interactions import (
@@ -92,6 +93,7 @@ class FakeDiscord:
         self.gateway.ws_url = f"ws://127.0.0.1:{self.port}/"
 
     async def stop(self) -> None:
+        self.store.cdn.close()
         await self.gateway.close_all()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -154,9 +156,27 @@ class FakeDiscord:
     def dm_channel(self, user: FakeUser) -> FakeChannel:
         return self.store.dm_channel(user)
 
-    def attachment(self, filename: str, data: bytes, *, content_type: str | None = None) -> StoredAttachment:
-        """A user's upload served by the fake CDN, for attachment options and user messages."""
-        return self.store.cdn.store(0, filename, data, content_type)
+    def attachment(
+        self,
+        filename: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        declared_size: int | None = None,
+        fault: CdnFault | None = None,
+    ) -> StoredAttachment:
+        """A user's upload served by the fake CDN, for attachment options and user messages.
+        `declared_size`: the size Discord reports (a lie when it differs); `fault`: how the CDN misbehaves."""
+        attachment = self.store.cdn.store(0, filename, data, content_type)
+        attachment.declared_size = declared_size
+        if fault is not None:
+            self.store.cdn.fault(attachment, fault)
+        return attachment
+
+    @property
+    def cdn(self) -> Cdn:
+        """The fake CDN: `fault(attachment, CdnFault(...) | None)`, `delete(attachment)`, `hits[id]`."""
+        return self.store.cdn
 
     # -- waiting for the bot ---------------------------------------------------------------------------------
     async def wait_ready(self, timeout: float = 10.0) -> None:

@@ -265,12 +265,13 @@ class StoredAttachment:
     content_type: str | None  # MIME type from the multipart part (or given by the test)
     url: str  # where the fake CDN serves the bytes
     description: str | None = None  # alt text, if any
+    declared_size: int | None = None  # the size Discord tells the bot, when a test makes it lie
 
     def payload(self) -> JSON:
         data: JSON = {
             "id": str(self.id),
             "filename": self.filename,
-            "size": len(self.data),
+            "size": len(self.data) if self.declared_size is None else self.declared_size,
             "url": self.url,
             "proxy_url": self.url,
         }
