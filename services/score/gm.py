@@ -9,47 +9,23 @@ from __future__ import annotations
 
 import re
 
-# The 128 General MIDI Level 1 program names (MMA sound set), lowercase, indexed by program 0–127.
-PROGRAM_NAMES: tuple[str, ...] = (
-    "acoustic grand piano", "bright acoustic piano", "electric grand piano", "honky-tonk piano",
-    "electric piano 1", "electric piano 2", "harpsichord", "clavi",
-    "celesta", "glockenspiel", "music box", "vibraphone",
-    "marimba", "xylophone", "tubular bells", "dulcimer",
-    "drawbar organ", "percussive organ", "rock organ", "church organ",
-    "reed organ", "accordion", "harmonica", "tango accordion",
-    "acoustic guitar (nylon)", "acoustic guitar (steel)", "electric guitar (jazz)", "electric guitar (clean)",
-    "electric guitar (muted)", "overdriven guitar", "distortion guitar", "guitar harmonics",
-    "acoustic bass", "electric bass (finger)", "electric bass (pick)", "fretless bass",
-    "slap bass 1", "slap bass 2", "synth bass 1", "synth bass 2",
-    "violin", "viola", "cello", "contrabass",
-    "tremolo strings", "pizzicato strings", "orchestral harp", "timpani",
-    "string ensemble 1", "string ensemble 2", "synthstrings 1", "synthstrings 2",
-    "choir aahs", "voice oohs", "synth voice", "orchestra hit",
-    "trumpet", "trombone", "tuba", "muted trumpet",
-    "french horn", "brass section", "synthbrass 1", "synthbrass 2",
-    "soprano sax", "alto sax", "tenor sax", "baritone sax",
-    "oboe", "english horn", "bassoon", "clarinet",
-    "piccolo", "flute", "recorder", "pan flute",
-    "blown bottle", "shakuhachi", "whistle", "ocarina",
-    "lead 1 (square)", "lead 2 (sawtooth)", "lead 3 (calliope)", "lead 4 (chiff)",
-    "lead 5 (charang)", "lead 6 (voice)", "lead 7 (fifths)", "lead 8 (bass + lead)",
-    "pad 1 (new age)", "pad 2 (warm)", "pad 3 (polysynth)", "pad 4 (choir)",
-    "pad 5 (bowed)", "pad 6 (metallic)", "pad 7 (halo)", "pad 8 (sweep)",
-    "fx 1 (rain)", "fx 2 (soundtrack)", "fx 3 (crystal)", "fx 4 (atmosphere)",
-    "fx 5 (brightness)", "fx 6 (goblins)", "fx 7 (echoes)", "fx 8 (sci-fi)",
-    "sitar", "banjo", "shamisen", "koto",
-    "kalimba", "bag pipe", "fiddle", "shanai",
-    "tinkle bell", "agogo", "steel drums", "woodblock",
-    "taiko drum", "melodic tom", "synth drum", "reverse cymbal",
-    "guitar fret noise", "breath noise", "seashore", "bird tweet",
-    "telephone ring", "helicopter", "applause", "gunshot",
-)  # fmt: skip
+from pretty_midi import constants as pretty_midi
+
+# pretty_midi carries the General MIDI tables; where its spelling differs from the MMA's GM Level 1
+# sound set (the names Discord users and LLMs see in our replies), the MMA name wins.
+_MMA_PROGRAM_NAMES = {
+    7: "clavi", 50: "synthstrings 1", 51: "synthstrings 2", 54: "synth voice", 62: "synthbrass 1",
+    63: "synthbrass 2", 83: "lead 4 (chiff)", 109: "bag pipe",
+}  # fmt: skip
+_MMA_DRUM_NAMES = {42: "closed hi-hat", 44: "pedal hi-hat", 46: "open hi-hat"}
+
+# The 128 General MIDI Level 1 program names, lowercase, indexed by program 0–127.
+PROGRAM_NAMES: tuple[str, ...] = tuple(
+    _MMA_PROGRAM_NAMES.get(program, name.lower()) for program, name in enumerate(pretty_midi.INSTRUMENT_MAP)
+)
 
 # The 16 program families of eight programs each, in order (program // 8 indexes this).
-FAMILIES: tuple[str, ...] = (
-    "piano", "chromatic percussion", "organ", "guitar", "bass", "strings", "ensemble", "brass",
-    "reed", "pipe", "synth lead", "synth pad", "synth effects", "ethnic", "percussive", "sound effects",
-)  # fmt: skip
+FAMILIES: tuple[str, ...] = tuple(family.lower() for family in pretty_midi.INSTRUMENT_CLASSES)
 
 # What people (and LLMs) type for an instrument, mapped to the program that plays it best.
 PROGRAM_ALIASES: dict[str, int] = {
@@ -166,19 +142,8 @@ AMBIGUOUS_IN_PROSE: frozenset[str] = frozenset({
 
 # General MIDI percussion key map (channel 10), keys 35–81, lowercase GM names.
 DRUM_NAMES: dict[int, str] = {
-    35: "acoustic bass drum", 36: "bass drum 1", 37: "side stick", 38: "acoustic snare",
-    39: "hand clap", 40: "electric snare", 41: "low floor tom", 42: "closed hi-hat",
-    43: "high floor tom", 44: "pedal hi-hat", 45: "low tom", 46: "open hi-hat",
-    47: "low-mid tom", 48: "hi-mid tom", 49: "crash cymbal 1", 50: "high tom",
-    51: "ride cymbal 1", 52: "chinese cymbal", 53: "ride bell", 54: "tambourine",
-    55: "splash cymbal", 56: "cowbell", 57: "crash cymbal 2", 58: "vibraslap",
-    59: "ride cymbal 2", 60: "hi bongo", 61: "low bongo", 62: "mute hi conga",
-    63: "open hi conga", 64: "low conga", 65: "high timbale", 66: "low timbale",
-    67: "high agogo", 68: "low agogo", 69: "cabasa", 70: "maracas",
-    71: "short whistle", 72: "long whistle", 73: "short guiro", 74: "long guiro",
-    75: "claves", 76: "hi wood block", 77: "low wood block", 78: "mute cuica",
-    79: "open cuica", 80: "mute triangle", 81: "open triangle",
-}  # fmt: skip
+    key: _MMA_DRUM_NAMES.get(key, name.lower()) for key, name in enumerate(pretty_midi.DRUM_MAP, start=35)
+}
 
 # What people (and LLMs) call drum sounds, mapped to the GM percussion key.
 DRUM_ALIASES: dict[str, int] = {
