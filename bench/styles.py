@@ -45,14 +45,14 @@ PROMPTS = [
 def main() -> None:
     os.sched_setaffinity(0, {0})  # one core, as the target says
     from services.backends.styles.composer import compose
-    from services.backends.styles.embeddings import Embedder
-    from services.backends.styles.interpreter import interpret
+    from services.prompting.embeddings import Embedder
+    from services.prompting.interpreter import interpret, meaning_texts
     from services.render.soundfont import find_soundfont, load_soundfont, render_score
 
     cache = Path(tempfile.mkdtemp(prefix="pj-bench-"))
     t0 = time.perf_counter()
     embedder = Embedder(cache_dir=cache)
-    embedder.warm()
+    embedder.warm(meaning_texts())
     warm_s = time.perf_counter() - t0
     interpret(PROMPTS[0], embedder=embedder)  # warm-up
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.backends.styles.embeddings import Embedder, EmbedderUnavailable, packaged_model_dir
+from services.prompting.embeddings import Embedder, EmbedderUnavailable, packaged_model_dir
 
 SENTENCES = ["rainy night in tokyo", "an upbeat 8-bit chiptune for a boss fight at 150 bpm"]
 
@@ -91,12 +91,12 @@ def test_broken_model_fails_once_and_stays_unavailable(tmp_path: Path) -> None:
 
 
 def test_warm_caches_the_tag_descriptions(embedder: Embedder, tmp_path: Path) -> None:
-    from services.backends.styles.interpreter import meaning_texts
+    from services.prompting.interpreter import meaning_texts
 
     emb = Embedder(model_dir=embedder.model_dir, cache_dir=tmp_path)
-    assert emb.warm() == (True, "ready")
+    assert emb.warm(meaning_texts()) == (True, "ready")
     path = emb.cache_path(meaning_texts())
     assert path is not None and np.load(path).shape == (len(meaning_texts()), 384)
     missing = Embedder(model_dir=tmp_path / "missing")
-    ok, reason = missing.warm()
+    ok, reason = missing.warm(meaning_texts())
     assert not ok and "meaning match off" in reason

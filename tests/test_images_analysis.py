@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from services.backends.styles.interpreter import interpret
 from services.images.analysis import analyse_image, measure
+from services.prompting.interpreter import interpret
 
 
 def dark_blue_smooth() -> Image.Image:

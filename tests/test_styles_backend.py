@@ -22,7 +22,7 @@ FOLK_SET = frozenset({9, 11, 1, 6, 7})
 
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory: pytest.TempPathFactory) -> StylesBackend:
-    from services.backends.styles.embeddings import Embedder
+    from services.prompting.embeddings import Embedder
 
     return StylesBackend(soundfont=None, embedder=Embedder(cache_dir=tmp_path_factory.mktemp("cache")))
 

@@ -14,7 +14,7 @@ from services.backends.styles.composer import compose
 from services.backends.styles.harmony import tonality_for
 from services.backends.styles.profiles import normalise_genre, profile_for
 from services.backends.styles.rhythm import pulses, swing_time
-from services.backends.styles.spec import InstrumentPart, StyleSpec
+from services.prompting.spec import InstrumentPart, StyleSpec
 from services.score.model import Score, Track
 from services.score.theory import Key
 

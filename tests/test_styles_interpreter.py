@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from services.backends.styles.embeddings import Embedder
-from services.backends.styles.interpreter import interpret, interpret_detailed
-from services.backends.styles.spec import StyleSpec
-from services.backends.styles.vocabulary import DRUM_STYLES, TAGS, vocabulary_markdown
+from services.prompting.embeddings import Embedder
+from services.prompting.interpreter import interpret, interpret_detailed
+from services.prompting.spec import StyleSpec
+from services.prompting.vocabulary import DRUM_STYLES, TAGS, vocabulary_markdown
 from services.score.theory import Key
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "styles-vocabulary.md"

@@ -1,4 +1,5 @@
-"""Reading prompts: what a user stated outright, shared by every backend that honours it."""
+"""Reading prompts, shared by every backend that honours them: what a user stated outright (`constraints`),
+and what the words mean (`interpreter`: tags by keyword and meaning, sentiment, a StyleSpec)."""
 
 from services.prompting.constraints import ExplicitConstraints, NamedInstrument, parse_explicit
 

@@ -55,7 +55,7 @@ from services.backends.riffusion.seeds import (
     texture_seed,
     window_seconds,
 )
-from services.backends.styles.interpreter import interpret
+from services.prompting.interpreter import interpret
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,9 @@ from services.audio.types import Audio
 from services.backends.riffusion.codec import SpectrogramCodec
 from services.backends.riffusion.params import SpectrogramParams
 from services.backends.styles.drums import drum_style_for, groove
-from services.backends.styles.profiles import DRUM_STYLES, profile_for
+from services.backends.styles.profiles import profile_for
 from services.errors import InvalidInput
+from services.prompting.drum_styles import DRUM_STYLES
 from services.render.soundfont import render_score
 from services.score.model import Note, Score, Track
 

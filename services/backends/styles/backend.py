@@ -13,8 +13,8 @@ from typing import ClassVar
 
 from services.backends.base import BackendStatus, Generation, GenerationRequest, ProgressFn
 from services.backends.styles.composer import compose
-from services.backends.styles.embeddings import Embedder
-from services.backends.styles.interpreter import interpret
+from services.prompting.embeddings import Embedder
+from services.prompting.interpreter import interpret, meaning_texts
 from services.render.soundfont import find_soundfont, render_score
 from services.score.midi import score_to_midi
 from services.settings import Settings
@@ -49,7 +49,7 @@ class StylesBackend:
         """Load the embedding model and the SoundFont now, so the first job is fast."""
         with self._warm_lock:
             if self.embedder is not None:
-                self.embedder.warm()
+                self.embedder.warm(meaning_texts())
             render_score_warm(self.soundfont)
 
     def generate(self, request: GenerationRequest, progress: ProgressFn) -> Generation:

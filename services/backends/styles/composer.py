@@ -28,7 +28,7 @@ from services.backends.styles.harmony import Tonality, chord_plan, tonality_for
 from services.backends.styles.melody import MelodyStyle, MelodyWriter, harmony_line
 from services.backends.styles.profiles import GenreProfile, profile_for
 from services.backends.styles.rhythm import bar_beats, is_compound
-from services.backends.styles.spec import InstrumentPart, StyleSpec
+from services.prompting.spec import InstrumentPart, StyleSpec
 from services.score.model import Note, Score, Section, Track
 from services.score.theory import Key
 

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.backends.styles.bars import Bar
-from services.backends.styles.profiles import DRUM_STYLES, GenreProfile
+from services.backends.styles.profiles import GenreProfile
 from services.backends.styles.rhythm import is_compound, pulse_starts, pulses, swing_time
+from services.prompting.drum_styles import DRUM_STYLES, fit_to_metre
 from services.score.model import Note
 
 # General MIDI percussion keys.
@@ -181,13 +182,11 @@ def drum_style_for(style: str | None, profile: GenreProfile, time_signature: tup
     the spec says none.
     """
     if style is not None and style in DRUM_STYLES:
-        return style
+        return style  # the interpreter already fitted it to the metre
     chosen = profile.drum_style
     if chosen == "none":
         chosen = "halftime"
-    if time_signature == (3, 4) and chosen in ("rock", "halftime", "march"):
-        chosen = "waltz"
-    return chosen
+    return fit_to_metre(chosen, time_signature)
 
 
 def _generic(style: str, time_signature: tuple[int, int]) -> list[Hit]:

@@ -12,22 +12,6 @@ from dataclasses import dataclass
 # Progressions are scale degrees, 0-based (0 = I/i, 4 = V/v), one chord per harmonic slot.
 Progression = tuple[int, ...]
 
-DRUM_STYLES = (
-    "rock",
-    "four_on_floor",
-    "boom_bap",
-    "trap",
-    "breakbeat",
-    "jazz_swing",
-    "bossa",
-    "waltz",
-    "reggae",
-    "march",
-    "chiptune",
-    "latin",
-    "halftime",
-    "none",
-)
 
 
 @dataclass(frozen=True)
@@ -35,7 +19,7 @@ class GenreProfile:
     """The habits of one genre, as the composer uses them."""
 
     name: str  # the genre this profile describes
-    drum_style: str  # default drum pattern family (one of DRUM_STYLES)
+    drum_style: str  # default drum pattern family (one of services.prompting.drum_styles.DRUM_STYLES)
     swing: float  # default swing, 0 straight … 0.33 triplet
     major: tuple[Progression, ...]  # progressions for major-ish modes
     minor: tuple[Progression, ...]  # progressions for minor-ish modes

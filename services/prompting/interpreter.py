@@ -17,10 +17,12 @@ from typing import Literal
 
 import numpy as np
 
-from services.backends.styles.embeddings import Embedder, EmbedderUnavailable, default_embedder
-from services.backends.styles.sentiment import SentimentReading, analyse
-from services.backends.styles.spec import Evidence, EvidenceSource, InstrumentPart, StyleSpec
-from services.backends.styles.vocabulary import (
+from services.prompting.constraints import ExplicitConstraints, NamedInstrument, parse_explicit
+from services.prompting.drum_styles import fit_to_metre
+from services.prompting.embeddings import Embedder, EmbedderUnavailable, default_embedder
+from services.prompting.sentiment import SentimentReading, analyse
+from services.prompting.spec import Evidence, EvidenceSource, InstrumentPart, StyleSpec
+from services.prompting.vocabulary import (
     ROLES,
     TAGS,
     TAGS_BY_NAME,
@@ -28,7 +30,6 @@ from services.backends.styles.vocabulary import (
     keyword_pattern,
     normalise_prompt,
 )
-from services.prompting.constraints import ExplicitConstraints, NamedInstrument, parse_explicit
 from services.score.gm import program_family, program_name
 from services.score.theory import FLAT_NAMES, MODES, SHARP_NAMES, Key
 
@@ -380,13 +381,69 @@ def interpret_detailed(
     default_duration_s: float = 20.0,
     embedder: Embedder | None | _DefaultEmbedder = DEFAULT_EMBEDDER,
 ) -> Interpretation:
-    """Interpret a prompt; see interpret(). Also returns drum style, swing and the tag matches."""
+    """Interpret a prompt; see interpret(). Also returns drum style, swing and the tag matches.
+
+    Read top-down: what the words say (tags, meaning, feeling), then each musical decision in turn,
+    each appending the evidence (the words that caused it) the reply shows.
+    """
     options = _check_options(bpm, key, duration_s)
     evidence: list[Evidence] = []
+    reading = _read(prompt, embedder)
+    stated: set[str] = set(reading.explicit.stated())
+
+    genres = _genres(reading, evidence, stated)
+    moods, mood_names = _moods(reading, evidence)
+    tempo = _tempo(options, reading, genres, evidence, stated)
+    the_key = _key(options, reading, genres, moods, evidence, stated)
+    metre = _metre(reading, genres, evidence)
+    parts, drums, drum_style, swing = _parts(reading.explicit, genres.tags, reading.matches, metre, evidence)
+    length = _length(options, reading.explicit, metre, tempo, default_duration_s, evidence, stated)
+    energy = _energy(reading, genres, evidence)
+    evidence.append(Evidence("meaning match", reading.meaning_note, (), "default"))
+
+    matches = reading.matches
+    spec = StyleSpec(
+        prompt=prompt,
+        genres=tuple(genres.names),
+        moods=tuple(dict.fromkeys(mood_names)),
+        tags=tuple(dict.fromkeys([*genres.names, *mood_names, *(m.tag.name for m in matches)])),
+        valence=round(reading.valence, 3),
+        arousal=round(reading.arousal, 3),
+        tempo_bpm=tempo,
+        key=the_key,
+        time_signature=metre,
+        parts=parts,
+        drums=drums,
+        energy_curve=energy,
+        duration_s=length,
+        pitch_set=reading.explicit.pitch_set,
+        drum_style=drum_style if drums else "none",
+        swing=swing,
+        explicit=frozenset(stated),
+        evidence=tuple(evidence),
+    )
+    return Interpretation(spec, drum_style, swing, tuple(matches), reading.sims is not None)
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """What the words say, before any musical choice."""
+
+    prompt: str
+    explicit: ExplicitConstraints  # what the prompt states outright ("72 bpm", "no drums")
+    sentiment: SentimentReading
+    matches: list[TagMatch]  # keyword matches first, then meaning matches
+    sims: dict[str, float] | None  # tag → similarity, None when meaning match is off
+    meaning_note: str  # whether meaning match took part, and why not
+    valence: float
+    arousal: float
+    feeling_words: tuple[str, ...]
+
+
+def _read(prompt: str, embedder: Embedder | None | _DefaultEmbedder) -> _Reading:
+    """Statements, sentiment, and tags by keyword then by meaning."""
     explicit = parse_explicit(prompt)
     sentiment = analyse(_without_statements(prompt, explicit))  # "no drums" is not a negative feeling
-
-    # --- tags: keywords, then meaning -------------------------------------------------------------
     negated = tuple(w for inst in explicit.excluded for w in inst.words)
     matches = match_keywords(prompt, blank=negated + explicit.key_words + explicit.mode_words)
     chosen = embedder if not isinstance(embedder, _DefaultEmbedder) else default_embedder()
@@ -402,66 +459,110 @@ def interpret_detailed(
         meaning_note = "meaning match on (all-MiniLM-L6-v2)" if sims is not None else reason
     if sims is not None:
         matches += match_meaning(sims, {m.tag.name for m in matches})
-
     valence, arousal, feeling_words = _feeling(matches, sentiment)
+    return _Reading(prompt, explicit, sentiment, matches, sims, meaning_note, valence, arousal, feeling_words)
 
-    genres, genre_words, genre_how = _choose_genres(matches, sims)
+
+@dataclass(frozen=True)
+class _Genres:
+    """The genres chosen, lead first, with the words behind each and how each was found."""
+
+    names: list[str]
+    tags: list[Tag]
+    words: dict[str, tuple[str, ...]]
+    how: dict[str, str]  # keyword, meaning, suggested, default
+
+    @property
+    def lead(self) -> Tag:
+        return self.tags[0]
+
+
+_GENRE_SOURCE: dict[str, EvidenceSource] = {
+    "keyword": "keyword",
+    "meaning": "meaning",
+    "suggested": "keyword",
+    "default": "sentiment",
+}
+
+
+def _genres(reading: _Reading, evidence: list[Evidence], stated: set[str]) -> _Genres:
+    genres, genre_words, genre_how = _choose_genres(reading.matches, reading.sims)
     if not genres:
-        genres = [_default_genre(valence, arousal)]
+        genres = [_default_genre(reading.valence, reading.arousal)]
         genre_how[genres[0]] = "default"
-        genre_words[genres[0]] = feeling_words
-    genre_source: dict[str, EvidenceSource] = {
-        "keyword": "keyword",
-        "meaning": "meaning",
-        "suggested": "keyword",
-        "default": "sentiment",
-    }
+        genre_words[genres[0]] = reading.feeling_words
+    sims = reading.sims
     for g in genres:
         how = genre_how[g]
         value = g if how != "suggested" else f"{g} (suggested by the setting)"
         if how == "meaning":
             value = f"{g} (similarity {sims[g]:.2f})" if sims else g
-        evidence.append(Evidence("genre", value, genre_words.get(g, ()), genre_source[how]))
-    genre_tags = [TAGS_BY_NAME[g] for g in genres]
-    lead_genre = genre_tags[0]
+        evidence.append(Evidence("genre", value, genre_words.get(g, ()), _GENRE_SOURCE[how]))
+    if any(genre_how.get(g) == "keyword" for g in genres):
+        stated.add("genre")
+    return _Genres(genres, [TAGS_BY_NAME[g] for g in genres], genre_words, genre_how)
 
-    moods = [m for m in matches if m.tag.category == "mood"]
+
+def _moods(reading: _Reading, evidence: list[Evidence]) -> tuple[list[TagMatch], list[str]]:
+    """Mood matches and names (one from the feeling when none was named); evidence for the other tags."""
+    moods = [m for m in reading.matches if m.tag.category == "mood"]
     mood_names = [m.tag.name for m in moods]
     for m in moods:
         value = m.tag.name if m.source == "keyword" else f"{m.tag.name} (similarity {m.score:.2f})"
         evidence.append(Evidence("mood", value, m.words, m.source))
     if not mood_names:
-        mood_names = [_default_mood(valence, arousal)]
-        evidence.append(Evidence("mood", mood_names[0], _words(feeling_words), "sentiment"))
-    for m in matches:
+        mood_names = [_default_mood(reading.valence, reading.arousal)]
+        evidence.append(Evidence("mood", mood_names[0], _words(reading.feeling_words), "sentiment"))
+    for m in reading.matches:
         if m.tag.category in ("activity", "instrument", "era"):
             value = m.tag.name if m.source == "keyword" else f"{m.tag.name} (similarity {m.score:.2f})"
             evidence.append(Evidence(m.tag.category, value, m.words, m.source))
     evidence.append(
-        Evidence("feeling", f"valence {valence:+.2f}, arousal {arousal:.2f}", feeling_words, "sentiment")
+        Evidence(
+            "feeling",
+            f"valence {reading.valence:+.2f}, arousal {reading.arousal:.2f}",
+            reading.feeling_words,
+            "sentiment",
+        )
     )
+    return moods, mood_names
 
-    # --- tempo ------------------------------------------------------------------------------------
-    stated: set[str] = set(explicit.stated())
-    if any(genre_how.get(g) == "keyword" for g in genres):
-        stated.add("genre")
+
+def _tempo(
+    options: _Options, reading: _Reading, genres: _Genres, evidence: list[Evidence], stated: set[str]
+) -> float:
+    """The option's tempo, else the prompt's, else a point in the genre's range set by arousal."""
+    explicit = reading.explicit
     if options.bpm is not None:
         tempo = float(options.bpm)
         evidence.append(Evidence("tempo", f"{tempo:g} bpm", (), "option"))
         stated.add("tempo")
-    elif explicit.tempo_bpm is not None:
-        tempo = explicit.tempo_bpm
-        evidence.append(Evidence("tempo", f"{tempo:g} bpm", explicit.tempo_words, "explicit"))
-    else:
-        tempo_tag = next((t for t in genre_tags if t.tempo), None)
-        lo, hi = tempo_tag.tempo if tempo_tag and tempo_tag.tempo else (70.0, 140.0)
-        tempo = float(round(lo + (hi - lo) * arousal))
-        words = _words(genre_words.get(tempo_tag.name, ()) if tempo_tag else (), sentiment.arousal_words)
-        where = f"{tempo_tag.name} range {lo:g}–{hi:g}" if tempo_tag else "default range"
-        evidence.append(Evidence("tempo", f"{tempo:g} bpm ({where}, arousal {arousal:.2f})", words, "genre"))
+        return tempo
+    if explicit.tempo_bpm is not None:
+        evidence.append(Evidence("tempo", f"{explicit.tempo_bpm:g} bpm", explicit.tempo_words, "explicit"))
+        return explicit.tempo_bpm
+    tempo_tag = next((t for t in genres.tags if t.tempo), None)
+    lo, hi = tempo_tag.tempo if tempo_tag and tempo_tag.tempo else (70.0, 140.0)
+    tempo = float(round(lo + (hi - lo) * reading.arousal))
+    words = _words(genres.words.get(tempo_tag.name, ()) if tempo_tag else (), reading.sentiment.arousal_words)
+    where = f"{tempo_tag.name} range {lo:g}–{hi:g}" if tempo_tag else "default range"
+    evidence.append(
+        Evidence("tempo", f"{tempo:g} bpm ({where}, arousal {reading.arousal:.2f})", words, "genre")
+    )
+    return tempo
 
-    # --- key --------------------------------------------------------------------------------------
-    tonic_hint = _prompt_tonic(prompt)
+
+def _key(
+    options: _Options,
+    reading: _Reading,
+    genres: _Genres,
+    moods: list[TagMatch],
+    evidence: list[Evidence],
+    stated: set[str],
+) -> Key:
+    """The option's key, else the prompt's, else one holding its stated notes, else one for the mood."""
+    explicit = reading.explicit
+    tonic_hint = _prompt_tonic(reading.prompt)
     pitch_set = explicit.pitch_set
     if options.key is not None:
         the_key = options.key
@@ -470,24 +571,15 @@ def interpret_detailed(
     elif explicit.key is not None:
         the_key = explicit.key
         evidence.append(Evidence("key", the_key.name(), explicit.key_words, "explicit"))
-    elif pitch_set is not None and (fit := _key_for_pitch_set(pitch_set, valence, tonic_hint)) is not None:
+    elif (
+        pitch_set is not None
+        and (fit := _key_for_pitch_set(pitch_set, reading.valence, tonic_hint)) is not None
+    ):
         the_key = fit
         value = f"{the_key.name()} (holds every stated note)"
         evidence.append(Evidence("key", value, explicit.pitch_set_words, "explicit"))
     else:
-        mode_words: tuple[str, ...]
-        mode_source: EvidenceSource
-        if explicit.mode is not None:
-            mode, mode_words, mode_source = explicit.mode, explicit.mode_words, "explicit"
-        else:
-            preferred = [mm for m in moods for mm in m.tag.modes] + list(lead_genre.modes)
-            wanted_minor = valence < -0.1
-            fitting = [mm for mm in preferred if _is_minorish(mm) == wanted_minor]
-            mode = (fitting or preferred or ["minor" if wanted_minor else "major"])[0]
-            if abs(valence) <= 0.1 and lead_genre.modes:
-                mode = lead_genre.modes[0]
-            mode_words = _words(genre_words.get(lead_genre.name, ()), *(m.words for m in moods))
-            mode_source = "genre"
+        mode, mode_words, mode_source = _mode(reading, genres, moods)
         the_key = Key(tonic_hint, mode)
         evidence.append(
             Evidence("key", f"{the_key.name()} (tonic picked from the prompt)", mode_words, mode_source)
@@ -495,35 +587,57 @@ def interpret_detailed(
     if pitch_set is not None:
         names = ", ".join(_pc_name(pc, the_key) for pc in sorted(pitch_set))
         evidence.append(Evidence("notes", f"only {names}", explicit.pitch_set_words, "explicit"))
+    return the_key
 
-    # --- metre ------------------------------------------------------------------------------------
+
+def _mode(
+    reading: _Reading, genres: _Genres, moods: list[TagMatch]
+) -> tuple[str, tuple[str, ...], EvidenceSource]:
+    """The stated mode, else the moods' and the lead genre's, minor-ish when the feeling is sad."""
+    explicit = reading.explicit
+    if explicit.mode is not None:
+        return explicit.mode, explicit.mode_words, "explicit"
+    lead = genres.lead
+    preferred = [mm for m in moods for mm in m.tag.modes] + list(lead.modes)
+    wanted_minor = reading.valence < -0.1
+    fitting = [mm for mm in preferred if _is_minorish(mm) == wanted_minor]
+    mode = (fitting or preferred or ["minor" if wanted_minor else "major"])[0]
+    if abs(reading.valence) <= 0.1 and lead.modes:
+        mode = lead.modes[0]
+    return mode, _words(genres.words.get(lead.name, ()), *(m.words for m in moods)), "genre"
+
+
+def _metre(reading: _Reading, genres: _Genres, evidence: list[Evidence]) -> tuple[int, int]:
+    """The stated metre, else a genre's (or a keyword tag's), else 4/4."""
+    explicit = reading.explicit
     if explicit.time_signature is not None:
         metre = explicit.time_signature
         evidence.append(
             Evidence("metre", f"{metre[0]}/{metre[1]}", explicit.time_signature_words, "explicit")
         )
-    else:
-        metre_tag = next((t for t in genre_tags if t.metre), None)
-        if metre_tag is None:
-            metre_tag = next((m.tag for m in matches if m.tag.metre and m.source == "keyword"), None)
-        if metre_tag is not None and metre_tag.metre is not None:
-            metre = metre_tag.metre
-            evidence.append(
-                Evidence(
-                    "metre",
-                    f"{metre[0]}/{metre[1]}",
-                    genre_words.get(metre_tag.name, ()) or (metre_tag.name,),
-                    "genre",
-                )
-            )
-        else:
-            metre = (4, 4)
-            evidence.append(Evidence("metre", "4/4", (), "default"))
+        return metre
+    metre_tag = next((t for t in genres.tags if t.metre), None)
+    if metre_tag is None:
+        metre_tag = next((m.tag for m in reading.matches if m.tag.metre and m.source == "keyword"), None)
+    if metre_tag is not None and metre_tag.metre is not None:
+        metre = metre_tag.metre
+        words = genres.words.get(metre_tag.name, ()) or (metre_tag.name,)
+        evidence.append(Evidence("metre", f"{metre[0]}/{metre[1]}", words, "genre"))
+        return metre
+    evidence.append(Evidence("metre", "4/4", (), "default"))
+    return (4, 4)
 
-    # --- parts ------------------------------------------------------------------------------------
-    parts, drums, drum_style, swing = _parts(explicit, genre_tags, matches, metre, evidence)
 
-    # --- length and energy ------------------------------------------------------------------------
+def _length(
+    options: _Options,
+    explicit: ExplicitConstraints,
+    metre: tuple[int, int],
+    tempo: float,
+    default_duration_s: float,
+    evidence: list[Evidence],
+    stated: set[str],
+) -> float:
+    """The option's length, else the prompt's (seconds, or bars at the tempo), else the default."""
     beats_per_bar = metre[0] * 4.0 / metre[1]
     if options.duration_s is not None:
         length = float(options.duration_s)
@@ -534,51 +648,27 @@ def interpret_detailed(
         evidence.append(Evidence("length", f"{length:g} s", explicit.duration_words, "explicit"))
     elif explicit.bars is not None:
         length = round(explicit.bars * beats_per_bar * 60.0 / tempo, 2)
-        evidence.append(
-            Evidence(
-                "length",
-                f"{length:g} s ({explicit.bars} bars at {tempo:g} bpm)",
-                explicit.bars_words,
-                "explicit",
-            )
-        )
+        value = f"{length:g} s ({explicit.bars} bars at {tempo:g} bpm)"
+        evidence.append(Evidence("length", value, explicit.bars_words, "explicit"))
     else:
         length = float(default_duration_s)
         evidence.append(Evidence("length", f"{length:g} s", (), "default"))
+    return length
 
-    flat = lead_genre.name in _FLAT_ENERGY_GENRES or any(
-        m.tag.name in _FLAT_ENERGY_ACTIVITIES and m.source == "keyword" for m in matches
+
+def _energy(reading: _Reading, genres: _Genres, evidence: list[Evidence]) -> tuple[float, ...]:
+    """An energy curve over the sections from arousal: an arc, or flat for ambient and sleep music."""
+    flat = genres.lead.name in _FLAT_ENERGY_GENRES or any(
+        m.tag.name in _FLAT_ENERGY_ACTIVITIES and m.source == "keyword" for m in reading.matches
     )
-    base = 0.2 + 0.65 * arousal
+    base = 0.2 + 0.65 * reading.arousal
     shape = (0.85, 1.0, 1.05, 1.0, 0.85) if flat else (0.55, 0.85, 1.15, 1.0, 0.5)
     lift = (0.0, 0.0, 0.0 if flat else 0.04, 0.0, 0.0)
     energy = tuple(round(_clamp(base * f + up, 0.05, 1.0), 2) for f, up in zip(shape, lift, strict=True))
     curve = " → ".join(f"{s} {e:.2f}" for s, e in zip(SECTIONS, energy, strict=True))
-    energy_words = _words(sentiment.arousal_words, genre_words.get(lead_genre.name, ()))
-    evidence.append(Evidence("energy", curve + (" (a flat loop)" if flat else ""), energy_words, "genre"))
-    evidence.append(Evidence("meaning match", meaning_note, (), "default"))
-
-    spec = StyleSpec(
-        prompt=prompt,
-        genres=tuple(genres),
-        moods=tuple(dict.fromkeys(mood_names)),
-        tags=tuple(dict.fromkeys([*genres, *mood_names, *(m.tag.name for m in matches)])),
-        valence=round(valence, 3),
-        arousal=round(arousal, 3),
-        tempo_bpm=tempo,
-        key=the_key,
-        time_signature=metre,
-        parts=parts,
-        drums=drums,
-        energy_curve=energy,
-        duration_s=length,
-        pitch_set=pitch_set,
-        drum_style=drum_style if drums else "none",
-        swing=swing,
-        explicit=frozenset(stated),
-        evidence=tuple(evidence),
-    )
-    return Interpretation(spec, drum_style, swing, tuple(matches), sims is not None)
+    words = _words(reading.sentiment.arousal_words, genres.words.get(genres.lead.name, ()))
+    evidence.append(Evidence("energy", curve + (" (a flat loop)" if flat else ""), words, "genre"))
+    return energy
 
 
 def _pc_name(pc: int, key: Key) -> str:
@@ -654,10 +744,7 @@ def _parts(
         evidence.append(Evidence("drums", "yes" if drums else "none", (lead_genre.name,), "genre"))
     if drums:
         style = genre_drummer.drum_style if genre_drummer and genre_drummer.drum_style else "rock"
-        if metre[0] in (3, 6, 9, 12) and metre[1] in (4, 8) and style != "waltz":
-            style = "waltz"  # a backbeat pattern does not fit a triple metre
-        elif metre == (4, 4) and style == "waltz":
-            style = "rock"
+        style = fit_to_metre(style, metre)  # a backbeat pattern does not fit a triple metre
         parts.append(InstrumentPart("drums", 0, f"drum kit ({style})"))
     else:
         style = "none"

@@ -6,20 +6,7 @@ prompt with, so it is written to sound like the prompts that should land on it),
 what it implies musically. docs/styles-vocabulary.md is generated from this module
 (`vocabulary_markdown()`), and a test keeps the two equal.
 
-Drum style names the composer understands (`Tag.drum_style`, see DRUM_STYLES):
-
-- ``rock``          — backbeat: kick on 1 and 3, snare on 2 and 4, eighth-note hats (with swing: a shuffle)
-- ``four_on_floor`` — kick on every beat, off-beat open hats, clap/snare on 2 and 4 (house, disco, techno)
-- ``boom_bap``      — laid-back hip hop / lo-fi: syncopated kick, heavy snare on 2 and 4, swung hats
-- ``trap``          — half-time snare on 3, rolling sixteenth/triplet hats, sparse 808 kicks
-- ``breakbeat``     — broken, syncopated kick/snare (drum and bass, jungle, big beat)
-- ``jazz_swing``    — ride cymbal swing pattern, feathered kick, hi-hat on 2 and 4, brushes
-- ``bossa``         — bossa nova / latin: cross-stick clave pattern, steady kick, shaker
-- ``waltz``         — 3/4: kick on 1, light snare/hats on 2 and 3
-- ``reggae``        — one drop: kick and snare together on 3, hats on the off-beats
-- ``march``         — snare rudiments and a steady bass drum on every beat
-- ``chiptune``      — sparse noise-channel style kick/snare/hat, as an 8-bit console would play it
-- ``none``          — no drums
+Drum style names (`Tag.drum_style`) are the families in `services/prompting/drum_styles.py`.
 """
 
 from __future__ import annotations
@@ -28,15 +15,12 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from services.prompting.drum_styles import DRUM_STYLES
 from services.score.gm import program_name
 
 Category = Literal["genre", "mood", "activity", "instrument", "era"]
 CATEGORIES: tuple[Category, ...] = ("genre", "mood", "activity", "instrument", "era")
 ROLES: tuple[str, ...] = ("lead", "chords", "bass", "pad", "arp")
-DRUM_STYLES: tuple[str, ...] = (
-    "rock", "four_on_floor", "boom_bap", "trap", "breakbeat", "jazz_swing",
-    "bossa", "waltz", "reggae", "march", "chiptune", "none",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -1211,7 +1195,7 @@ def vocabulary_markdown() -> str:
     lines = [
         "# Styles vocabulary",
         "",
-        "<!-- Generated from services/backends/styles/vocabulary.py by vocabulary_markdown(); "
+        "<!-- Generated from services/prompting/vocabulary.py by vocabulary_markdown(); "
         "a test keeps them equal. -->",
         "",
         f"The styles interpreter maps a prompt onto these {len(TAGS)} tags, by keyword (whole words, any",

@@ -115,13 +115,9 @@ class Embedder:
         unit = torch.nn.functional.normalize(pooled, p=2, dim=1)
         return np.asarray(unit.float().numpy(), dtype=np.float32)
 
-    def warm(self, texts: Sequence[str] | None = None) -> tuple[bool, str]:
-        """Load the model and embed `texts` into the cache now (default: the interpreter's tag
-        descriptions), so the first prompt is fast. Never raises; says whether it worked and why not."""
-        if texts is None:
-            from services.backends.styles.interpreter import meaning_texts  # lazy: interpreter imports us
-
-            texts = meaning_texts()
+    def warm(self, texts: Sequence[str]) -> tuple[bool, str]:
+        """Load the model and embed `texts` into the cache now (the interpreter's tag descriptions,
+        `interpreter.meaning_texts()`), so the first prompt is fast. Never raises; says whether it worked."""
         try:
             self._load()
             if texts:
