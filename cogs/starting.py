@@ -8,6 +8,7 @@ The Deliverer holds its progress edits until the first edit here is made, so the
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -18,6 +19,8 @@ from cogs.formatting import NO_MENTIONS, progress_content, warning_text
 from services.errors import UserError
 from services.jobs.models import INTERACTION_TOKEN_LIFETIME_S, DiscordDelivery, JobState, MusicRequest
 from services.jobs.service import JobService
+
+log = logging.getLogger(__name__)
 
 
 def _status_line(jobs: JobService, job_id: str, state: JobState) -> str:
@@ -47,10 +50,15 @@ async def start_job(
         except UserError as exc:
             await interaction.edit_original_response(content=warning_text(exc), allowed_mentions=NO_MENTIONS)
             return
-        await interaction.edit_original_response(
-            content=progress_content(request.prompt, _status_line(jobs, job_id, record.state)),
-            allowed_mentions=NO_MENTIONS,
-        )
+        try:
+            await interaction.edit_original_response(
+                content=progress_content(request.prompt, _status_line(jobs, job_id, record.state)),
+                allowed_mentions=NO_MENTIONS,
+            )
+        except discord.HTTPException as exc:
+            # The job is accepted and recorded: its progress and result still come (the Deliverer
+            # retries, then posts in the channel). Saying "something went wrong" here would be untrue.
+            log.info("job %s: first progress edit failed (%s); the job goes on", job_id, exc)
     finally:
         jobs.release(job_id)  # no-op once submitted
         ready.set()

@@ -317,3 +317,23 @@ async def test_a_post_refused_for_good_is_replaced_by_a_short_notice_and_not_ret
         assert len(refused.hits) == 1  # refused for good: not tried again
         assert any("refused the reply for good" in r.getMessage() for r in caplog.records)
         assert _posted_mp3s(world) == 0
+
+
+async def test_a_failed_first_progress_edit_is_not_reported_as_an_error(world: World) -> None:
+    """The job is recorded before its first 'Queued' edit: when that edit fails, the user is not told
+    'something went wrong', and the piece still arrives."""
+    fd = world.fd
+    async with running_bot(fd, world.settings()):
+        fault = fd.fail("PATCH", "/webhooks/*/messages/@original", status=404, times=1)
+        inter = await fd.slash_command(
+            world.alice, world.channel, "music create", {"prompt": "calm piano", "duration": 2}
+        )
+        done = await inter.wait_original_edit(
+            timeout=RESULT_TIMEOUT,
+            predicate=lambda m: any(a.filename.endswith(".mp3") for a in m.attachments),
+        )
+        assert fault.hits, "the first progress edit was not the one that failed"
+        texts = [rev.content or "" for rev in done.history] + [
+            (m.content or "") for m in fd.channel_messages(world.channel)
+        ]
+        assert not any("Something went wrong" in t or "error id" in t for t in texts)
