@@ -8,7 +8,7 @@ import logging
 import discord
 
 from bot.client import PromptJamBot
-from bot.logging_setup import setup_logging
+from bot.logging_setup import setup_bot_logging
 from services.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -21,10 +21,7 @@ async def _sync_and_exit(bot: PromptJamBot, token: str) -> None:
 
 
 def run_bot(settings: Settings, token: str, *, sync_only: bool = False) -> int:
-    secrets = [token]
-    if settings.openai_api_key is not None:
-        secrets.append(settings.openai_api_key.get_secret_value())
-    setup_logging(settings.log_level, secrets)
+    setup_bot_logging(settings, token)
     bot = PromptJamBot(settings)
     try:
         if sync_only:

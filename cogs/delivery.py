@@ -21,6 +21,7 @@ from cogs.formatting import NO_MENTIONS, failure_content, progress_content, resu
 from cogs.views import result_view
 from services.engine import Engine
 from services.jobs.models import DiscordDelivery, JobEvent, JobRecord, JobState
+from services.logtext import clip
 from services.presenting import progress_text
 
 log = logging.getLogger(__name__)
@@ -133,7 +134,7 @@ class Deliverer:
         except asyncio.CancelledError:
             raise
         except discord.HTTPException as exc:
-            log.info("progress edit for job %s failed: %s", job_id, exc)
+            log.info("progress edit for job %s failed: %s", job_id, clip(exc))
         finally:
             if self._pending.get(job_id) is asyncio.current_task():
                 self._pending.pop(job_id, None)
@@ -198,7 +199,9 @@ class Deliverer:
                 await self._send_webhook(record, delivery)
                 return True
             except (discord.NotFound, discord.Forbidden) as exc:
-                log.info("job %s: interaction webhook gone (%s); posting in the channel", record.job_id, exc)
+                log.info(
+                    "job %s: interaction webhook gone (%s); posting in the channel", record.job_id, clip(exc)
+                )
             except discord.HTTPException as exc:
                 if exc.status != 401:
                     raise
@@ -261,7 +264,7 @@ class Deliverer:
             try:
                 channel = await self.bot.fetch_channel(channel_id)
             except discord.HTTPException as exc:
-                log.warning("job %s: channel %s unreachable: %s", record.job_id, channel_id, exc)
+                log.warning("job %s: channel %s unreachable: %s", record.job_id, channel_id, clip(exc))
                 return True
         if not isinstance(channel, discord.abc.Messageable):
             return True

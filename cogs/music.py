@@ -25,6 +25,7 @@ from cogs.formatting import NO_MENTIONS, backends_embed, progress_content, safe_
 from services.engine import Engine, RequestOptions
 from services.errors import UserError
 from services.jobs.models import INTERACTION_TOKEN_LIFETIME_S, DiscordDelivery, MusicRequest
+from services.logtext import clip
 from services.presenting import fmt_duration
 
 log = logging.getLogger(__name__)
@@ -429,7 +430,7 @@ class MusicCog(commands.Cog, name="Music"):
                 self.engine.job_service.release(job_id)
             await message.add_reaction("🎧")
         except UserError as exc:
-            log.info("listening channel %s: %s", message.channel.id, exc.message)
+            log.info("listening channel %s: %s", message.channel.id, clip(exc.message))
             await message.reply(f"⚠️ {exc.message}", allowed_mentions=NO_MENTIONS, mention_author=False)
         except discord.HTTPException:
             log.warning("listening channel %s: could not answer", message.channel.id, exc_info=True)

@@ -135,10 +135,13 @@ class ThreadExecutor:
 
 
 def _worker_main(conn: Connection, settings: Settings, warm: tuple[str, ...]) -> None:
-    """Entry point of a worker process: warm up, then run jobs sent over the pipe until told to stop."""
-    from services.jobs.work import run_job, warm_backends
+    """Entry point of a worker process: warm up, then run jobs sent over the pipe until told to stop.
 
-    logging.basicConfig(level=settings.log_level)
+    It logs through the same redacting setup as the bot."""
+    from services.jobs.work import run_job, warm_backends
+    from services.logsetup import setup_logging_from
+
+    setup_logging_from(settings)
     warm_backends(settings, list(warm), log.warning)
     conn.send(("ready",))
     while True:

@@ -23,6 +23,7 @@ from services.jobs.executors import Executor, JobFailed
 from services.jobs.fairqueue import FairQueue, QueuedJob
 from services.jobs.models import DiscordDelivery, JobEvent, JobRecord, JobState, MusicRequest
 from services.jobs.store import JobStore
+from services.logtext import clip, clip_lines
 from services.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -272,12 +273,16 @@ class JobService:
             )
         except JobFailed as exc:
             if exc.user_facing:
-                log.info("job %s failed: %s", job_id, exc.message)
+                log.info("job %s failed: %s", job_id, clip(exc.message, 300))
                 await self._finish_failed(record, exc.message, None)
             else:
                 error_id = new_error_id()
                 log.error(
-                    "job %s failed [error %s]: %s\n%s", job_id, error_id, exc.message, exc.details or ""
+                    "job %s failed [error %s]: %s\n%s",
+                    job_id,
+                    error_id,
+                    clip(exc.message, 300),
+                    clip_lines(exc.details or ""),
                 )
                 await self._finish_failed(record, "Something went wrong while making this piece.", error_id)
         except asyncio.CancelledError:
