@@ -33,3 +33,7 @@ class UnknownJob(UserError):
 
 class BackendNotAvailable(UserError):
     """The chosen backend cannot run here; the message says why and how to fix it."""
+
+
+class ShuttingDown(UserError):
+    """The bot is stopping (a restart or a deploy); nothing new is accepted meanwhile."""

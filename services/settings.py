@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     log_debug_libraries: Annotated[tuple[str, ...], NoDecode] = ()
     log_max_line_chars: int = Field(1000, ge=200, le=1_000_000)  # longer log lines are cut
 
+    # --- shutdown ----------------------------------------------------------------------------
+    # On SIGTERM/SIGINT running jobs get this long to finish and be delivered; the rest are resumed at
+    # the next start. Container runtimes usually kill 10 s after SIGTERM: stay well below.
+    shutdown_grace_s: float = Field(5.0, ge=0, le=600)
+
     @field_validator("enabled_backends", mode="before")
     @classmethod
     def _split_backends(cls, value: object) -> object:
