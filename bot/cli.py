@@ -10,11 +10,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
+import signal
 import sys
 import time
+from contextlib import suppress
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from services.settings import Settings, SettingsError, load_settings
+if TYPE_CHECKING:
+    from services.settings import Settings
+
+# Exit statuses of a run stopped by Ctrl+C (SIGINT) or SIGTERM, as shells report them.
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 
 def _progress_bar(stage: str, step: int, total: int, width: int = 24) -> str:
@@ -30,6 +38,11 @@ async def _make(args: argparse.Namespace, settings: Settings) -> int:
     from services.presenting import result_text
 
     started = time.perf_counter()
+    # SIGTERM ends `make` like Ctrl+C does: the job stops, the engine closes, nothing half-written.
+    main_task = asyncio.current_task()
+    if main_task is not None:
+        with suppress(NotImplementedError, RuntimeError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
     executor = ThreadExecutor(settings, workers=1)
     async with Engine(settings, executor=executor, database=":memory:") as engine:
         try:
@@ -49,21 +62,23 @@ async def _make(args: argparse.Namespace, settings: Settings) -> int:
             events = engine.job_service.subscribe()
             await engine.submit(job_id, request)
             tty = sys.stderr.isatty()
-            while True:
-                event = await events.get()
-                if event.job_id != job_id:
-                    continue
-                if event.kind == "progress" and tty and not args.quiet:
-                    print(
-                        _progress_bar(event.stage, event.step, event.total),
-                        end="",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-                if event.kind in ("done", "failed", "cancelled"):
-                    break
-            if tty and not args.quiet:
-                print(file=sys.stderr)
+            try:
+                while True:
+                    event = await events.get()
+                    if event.job_id != job_id:
+                        continue
+                    if event.kind == "progress" and tty and not args.quiet:
+                        print(
+                            _progress_bar(event.stage, event.step, event.total),
+                            end="",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+                    if event.kind in ("done", "failed", "cancelled"):
+                        break
+            finally:
+                if tty and not args.quiet:
+                    print(file=sys.stderr)  # end the progress bar's line, interrupted or not
             record = await engine.job_service.get(job_id)
         except UserError as exc:
             print(f"promptjam: {exc.message}", file=sys.stderr)
@@ -189,6 +204,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        return _main(args)
+    except KeyboardInterrupt:  # Ctrl+C, even while the first imports are still loading
+        print("promptjam: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except asyncio.CancelledError:  # SIGTERM during `make`
+        print("promptjam: stopped", file=sys.stderr)
+        return EXIT_TERMINATED
+
+
+def _main(args: argparse.Namespace) -> int:
+    from services.settings import SettingsError, load_settings
+
+    try:
         settings = load_settings()
         if args.command == "make":
             return asyncio.run(_make(args, settings))
@@ -203,8 +231,6 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"promptjam: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
     return 2
 
 

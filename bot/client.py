@@ -46,6 +46,7 @@ class PromptJamBot(commands.Bot):
         self._sync_commands = sync_commands
         self.engine: Engine | None = None
         self.jams: JamService | None = None  # prompt jams: same database file as the engine's jobs
+        self.set_up = False  # setup_hook finished: engine open, cogs loaded, commands synced
 
     async def setup_hook(self) -> None:
         self.engine = Engine(self.settings, executor=self._executor)
@@ -62,6 +63,7 @@ class PromptJamBot(commands.Bot):
         await self.add_cog(JamsCog(self, self.engine, self.jams, music.deliverer))  # it posts jam renders too
         if self._sync_commands:
             await self.sync_commands()
+        self.set_up = True
 
     async def sync_commands(self) -> list[Any]:
         """Guild sync (instant) when DISCORD_GUILD_ID is set, global sync otherwise."""
@@ -78,6 +80,16 @@ class PromptJamBot(commands.Bot):
     async def on_ready(self) -> None:
         user = self.user
         log.info("logged in as %s (%s) in %d guild(s)", user, user.id if user else "?", len(self.guilds))
+
+    async def shutdown(self, grace_s: float, *, hurry: asyncio.Event | None = None) -> None:
+        """Stop cleanly: accept nothing new (users are told the bot is restarting), give running jobs
+        `grace_s` to finish and be delivered, then close. Jobs still running are left 'running' in the
+        database and resumed by the next start; queued ones simply wait for it."""
+        if self.engine is not None and self.engine.jobs is not None:
+            left = await self.engine.jobs.drain(grace_s, hurry=hurry)
+            if left:
+                log.info("%d job(s) still running; they resume at the next start", len(left))
+        await self.close()
 
     async def close(self) -> None:
         try:

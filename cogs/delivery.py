@@ -38,6 +38,7 @@ from cogs.views import result_view
 from services.engine import Engine
 from services.jobs.models import DiscordDelivery, JobEvent, JobRecord, JobState
 from services.jobs.retry import RetryPolicy
+from services.logtext import clip
 from services.presenting import progress_text
 
 log = logging.getLogger(__name__)
@@ -184,7 +185,7 @@ class Deliverer:
         except asyncio.CancelledError:
             raise
         except discord.HTTPException as exc:
-            log.info("progress edit for job %s failed: %s", job_id, exc)
+            log.info("progress edit for job %s failed: %s", job_id, clip(exc))
         finally:
             if self._pending.get(job_id) is asyncio.current_task():
                 self._pending.pop(job_id, None)

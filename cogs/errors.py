@@ -16,6 +16,7 @@ from discord import app_commands
 from cogs.formatting import NO_MENTIONS, fit_content, safe_text, user_error_text
 from services.errors import UserError
 from services.jobs.service import new_error_id
+from services.logtext import clip
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +33,19 @@ def error_message(interaction: discord.Interaction[Any], error: BaseException, *
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
     if isinstance(error, UserError):
-        log.info("%s: user error for %s: %s", context, interaction.user.id, error.message)
+        log.info("%s: user error for %s: %s", context, interaction.user.id, clip(error.message))
         return f"⚠️ {user_error_text(error)}"
     if isinstance(error, app_commands.CheckFailure):
-        log.info("%s: check failed for %s: %s", context, interaction.user.id, error)
+        log.info("%s: check failed for %s: %s", context, interaction.user.id, clip(error))
         return f"⛔ {safe_text(str(error), 300)}"
     if isinstance(error, app_commands.TransformerError):
-        log.info("%s: bad option from %s: %s", context, interaction.user.id, error)
+        log.info(
+            "%s: bad option from %s: %s (value %s)",
+            context,
+            interaction.user.id,
+            type(error).__name__,
+            clip(error.value, 100),
+        )
         return f"⚠️ {friendly_transform_error(error)}"
     error_id = new_error_id()
     log.error("%s: unexpected error [error %s]", context, error_id, exc_info=error)

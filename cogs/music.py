@@ -32,6 +32,7 @@ from cogs.starting import start_job
 from services.engine import Engine, RequestOptions
 from services.errors import UserError
 from services.jobs.models import DiscordDelivery, JobState, MusicRequest
+from services.logtext import clip
 from services.presenting import fmt_duration
 
 log = logging.getLogger(__name__)
@@ -362,7 +363,7 @@ class MusicCog(commands.Cog, name="Music"):
             await jobs.submit(job_id, request, delivery)  # admitted there; the picture is fetched after
             await message.add_reaction("🎧")
         except UserError as exc:
-            log.info("listening channel %s: %s", message.channel.id, exc.message)
+            log.info("listening channel %s: %s", message.channel.id, clip(exc.message))
             await message.reply(warning_text(exc), allowed_mentions=NO_MENTIONS, mention_author=False)
         except discord.HTTPException:
             log.warning("listening channel %s: could not answer", message.channel.id, exc_info=True)

@@ -75,16 +75,21 @@ class Engine:
         self._policy: Policy | None = None
 
     async def __aenter__(self) -> Engine:
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = await self._stack.enter_async_context(JobStore(self._database))
-        self.guild_settings = await self._stack.enter_async_context(GuildSettingsStore(self._database))
-        self._policy = Policy(self.settings, self.guild_settings)
-        executor = self._executor or make_executor(self.settings)
-        self.jobs = await self._stack.enter_async_context(
-            JobService(self.settings, self.store, executor, self._policy)
-        )
-        self._pruner = asyncio.create_task(self._prune_forever(), name="promptjam-pruner")
-        self._stack.push_async_callback(self._stop_pruner)
+        try:
+            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            self.store = await self._stack.enter_async_context(JobStore(self._database))
+            self.guild_settings = await self._stack.enter_async_context(GuildSettingsStore(self._database))
+            self._policy = Policy(self.settings, self.guild_settings)
+            executor = self._executor or make_executor(self.settings)
+            self.jobs = await self._stack.enter_async_context(
+                JobService(self.settings, self.store, executor, self._policy)
+            )
+            self._pruner = asyncio.create_task(self._prune_forever(), name="promptjam-pruner")
+            self._stack.push_async_callback(self._stop_pruner)
+        except BaseException:  # failed or cancelled half way (a stop during start-up): close what opened
+            await self._stack.aclose()
+            self.store = self.jobs = self.guild_settings = None
+            raise
         return self
 
     async def _prune_forever(self) -> None:

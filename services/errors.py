@@ -93,3 +93,7 @@ class NotAllowed(UserError):
 
 class DownloadFailed(UserError):
     """A user's attachment could not be fetched; the message says what went wrong in plain words."""
+
+
+class ShuttingDown(UserError):
+    """The bot is stopping (a restart or a deploy); nothing new is accepted meanwhile."""

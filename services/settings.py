@@ -114,12 +114,28 @@ class Settings(BaseSettings):
 
     # --- logging -----------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Libraries that log parameters (aiosqlite, discord …) stay at INFO unless named here (comma-separated
+    # logger names, e.g. "discord.gateway,aiosqlite"); what they print is still redacted and capped.
+    log_debug_libraries: Annotated[tuple[str, ...], NoDecode] = ()
+    log_max_line_chars: int = Field(1000, ge=200, le=1_000_000)  # longer log lines are cut
+
+    # --- shutdown ----------------------------------------------------------------------------
+    # On SIGTERM/SIGINT running jobs get this long to finish and be delivered; the rest are resumed at
+    # the next start. Container runtimes usually kill 10 s after SIGTERM: stay well below.
+    shutdown_grace_s: float = Field(5.0, ge=0, le=600)
 
     @field_validator("enabled_backends", mode="before")
     @classmethod
     def _split_backends(cls, value: object) -> object:
         if isinstance(value, str):
             value = tuple(part.strip().lower() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("log_debug_libraries", mode="before")
+    @classmethod
+    def _split_loggers(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
     @field_validator("enabled_backends")

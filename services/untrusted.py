@@ -44,9 +44,3 @@ def clean(text: object, limit: int = DEFAULT_LIMIT) -> str:
         value = value[: max(1, limit - 1)].rstrip() + "…"
     return value
 
-
-def clip(text: object, limit: int = DEFAULT_LIMIT) -> str:
-    """Like `clean`, saying how long the original was when it had to be cut (for messages and logs)."""
-    raw = str(text)
-    value = clean(raw, limit)
-    return value if len(raw) <= limit else f"{value} ({len(raw):,} characters)"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -95,3 +97,31 @@ def test_make_is_the_operator_and_may_use_the_code_backend(tmp_path: Path) -> No
         )
     assert proc.returncode == 0, proc.stderr
     assert abs(decode_audio(out.read_bytes()).duration - 2.0) <= 0.5
+
+
+@pytest.mark.parametrize(
+    ("sig", "code", "said"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "stopped")]
+)
+def test_make_stops_cleanly_on_ctrl_c_and_sigterm(tmp_path: Path, sig: int, code: int, said: str) -> None:
+    out = tmp_path / "piece.mp3"
+    base = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "make", "slow ambient drone", "-d", "120", "-o", str(out)],
+        cwd=tmp_path,
+        env={**base, "EMBEDDINGS_ENABLED": "false"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "data").exists():  # the engine is open: the job is being made
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.02)
+        proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == code, stderr
+    assert "Traceback" not in stderr and said in stderr
+    assert not out.exists()

@@ -14,7 +14,7 @@ from cogs.formatting import (
     warning_text,
 )
 from services.errors import UserError, backend_cannot_run, render_message
-from services.untrusted import clean, clip
+from services.untrusted import clean
 from tests.discord_text import assert_inert, live_masked_links, unescaped
 
 HOSTILE = (
@@ -29,7 +29,6 @@ def test_clean_removes_controls_and_direction_overrides_and_caps_length() -> Non
     assert clean("one\n two\tthree\r\n") == "one two three"
     assert clean("x" * 500, 10) == "x" * 9 + "…"
     assert clean("👍🏽 🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f") != ""  # emoji survive
-    assert clip("y" * 6000, 20).endswith("(6,000 characters)")
 
 
 def test_safe_text_leaves_no_live_link_mention_or_override() -> None:

@@ -18,6 +18,7 @@ from PIL import Image
 
 from services.images.analysis import ImageAnalysis, analyse_image
 from services.llm.client import LLMClient, LLMConfig, LLMError
+from services.logtext import clip
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ def describe_image(
     try:
         caption, prompt = _ask_vision(client or LLMClient(config), image, user_prompt)
     except LLMError as exc:
-        log.warning("vision model %s failed: %s", config.model, exc.message)
+        log.warning("vision model %s failed: %s", config.model, clip(exc.message))
         note = (
             f"The vision model ({config.model}) could not describe the picture: {exc.message}. "
             f"I used my own colour and texture analysis instead."

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import threading
 import traceback
 from collections.abc import Callable
@@ -150,11 +151,26 @@ class ThreadExecutor:
 # --- processes -------------------------------------------------------------------------------------
 
 
-def _worker_main(conn: Connection, settings: Settings, warm: tuple[str, ...]) -> None:
-    """Entry point of a worker process: warm up, then run jobs sent over the pipe until told to stop."""
+def _worker_main(conn: Connection, settings: Settings, warm: tuple[str, ...], parent_pid: int) -> None:
+    """Entry point of a worker process: warm up, then run jobs sent over the pipe until told to stop.
+
+    It dies with its parent (services/jobs/lifeline.py) and logs through the same redacting setup."""
+    from services.jobs.lifeline import die_with_parent, leave_signals_to_parent
+
+    die_with_parent(parent_pid)
+    leave_signals_to_parent()
+    from services.logsetup import setup_logging_from
+
+    setup_logging_from(settings)
+    try:
+        _serve_jobs(conn, settings, warm)
+    except (BrokenPipeError, ConnectionResetError, EOFError):
+        return  # the parent stopped listening (it is stopping, or replaced this worker): nothing to report
+
+
+def _serve_jobs(conn: Connection, settings: Settings, warm: tuple[str, ...]) -> None:
     from services.jobs.work import run_job, warm_backends
 
-    logging.basicConfig(level=settings.log_level)
     warm_backends(settings, list(warm), log.warning)
     conn.send(("ready",))
     while True:
@@ -195,11 +211,13 @@ class _WorkerSlot:
         self.cancelled = False
 
     def spawn(self) -> None:
+        """Start the worker. Call on the event loop's thread: the worker's death signal is tied to the
+        thread that started it (see lifeline.py)."""
         ctx = multiprocessing.get_context("spawn")
         parent_conn, child_conn = ctx.Pipe(duplex=True)
         self.process = ctx.Process(
             target=_worker_main,
-            args=(child_conn, self.settings, self.warm),
+            args=(child_conn, self.settings, self.warm, os.getpid()),
             name=f"promptjam-worker-{self.index}",
             daemon=True,
         )

@@ -131,7 +131,7 @@ class DiscordDelivery:
     """How to reach the user again: the interaction's webhook while its token lives."""
 
     application_id: int  # the bot's application id (webhook id of interaction followups)
-    interaction_token: str  # the interaction's token (secret-ish: never logged)
+    interaction_token: str = field(repr=False)  # the interaction's token: a credential, never in repr/logs
     token_expires_at: float  # unix time after which the webhook no longer works
     channel_id: int | None = None  # fallback: post here, mentioning the requester
 

@@ -23,6 +23,7 @@ from services.backends.registry import backend_status
 from services.errors import (
     QueueFull,
     RateLimited,
+    ShuttingDown,
     TooManyJobs,
     UnknownJob,
     UserError,
@@ -33,6 +34,7 @@ from services.jobs.executors import Executor, JobFailed
 from services.jobs.fairqueue import FairQueue, QueuedJob
 from services.jobs.models import DiscordDelivery, JobEvent, JobRecord, JobState, MusicRequest
 from services.jobs.store import JobStore
+from services.logtext import clip, clip_lines
 from services.policy import Policy
 from services.settings import Settings
 
@@ -61,6 +63,9 @@ MODEL_BACKENDS = frozenset({"riffusion", "musicgen"})
 def lane_for(backend: str) -> str:
     """Which pool of workers a backend's jobs use: 'model' (GPU-style, threads) or 'cpu'."""
     return "model" if backend in MODEL_BACKENDS else "cpu"
+
+
+RESTARTING = "The bot is restarting — please try again in a minute."
 
 
 def new_error_id() -> str:
@@ -99,6 +104,8 @@ class JobService:
         self._runtime_ema: dict[str, float] = dict(_INITIAL_RUNTIME_S)
         self._progress: dict[str, tuple[str, int, int]] = {}
         self._closing = False
+        self._accepting = True  # False once a shutdown began: no new jobs, none started
+        self._undelivered: dict[str, asyncio.Event] = {}  # finished here, outcome not yet acknowledged
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -113,8 +120,45 @@ class JobService:
 
     async def start(self) -> None:
         await self.executor.start()
-        await self._recover()
+        try:
+            await self._recover()
+        except BaseException:  # a failed or cancelled start leaves no worker behind
+            await self.executor.close()
+            raise
         self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="promptjam-dispatcher")
+
+    @property
+    def accepting(self) -> bool:
+        """False once a shutdown began (`stop_accepting`, `drain`)."""
+        return self._accepting
+
+    def stop_accepting(self) -> None:
+        """Refuse new jobs (a friendly ShuttingDown) and start no queued ones: they wait for the next run."""
+        self._accepting = False
+
+    async def drain(self, grace_s: float, *, hurry: asyncio.Event | None = None) -> list[str]:
+        """The first half of a clean stop: accept nothing new, give running jobs up to `grace_s` to finish
+        and their outcomes to reach the user (`ack_delivered`). Returns the ids still running then: `close`
+        interrupts those and the next start resumes them. Setting `hurry` ends the wait at once."""
+        self.stop_accepting()
+        running = dict(self._running)
+
+        async def settled() -> None:
+            for task in running.values():
+                await asyncio.wait([task])  # never raises the job's error, never cancels the job
+            while pending := [event for event in self._undelivered.values() if not event.is_set()]:
+                for event in pending:
+                    await event.wait()
+
+        waiters: set[asyncio.Future[object]] = {asyncio.ensure_future(settled())}
+        if hurry is not None:
+            waiters.add(asyncio.ensure_future(hurry.wait()))
+        try:
+            await asyncio.wait(waiters, timeout=grace_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        return [job_id for job_id, task in running.items() if not task.done()]
 
     async def close(self) -> None:
         """Running jobs are interrupted and stay 'running' so a restart resumes them."""
@@ -174,6 +218,8 @@ class JobService:
         With `reserve=job_id` an admitted request also holds its place until `submit` (or `release`),
         so two commands arriving together cannot both take the last slot.
         """
+        if not self._accepting:
+            raise ShuttingDown(RESTARTING)
         self.policy.check(request)  # first: "off in this server" says more than "can't run here"
         status = backend_status(request.backend, self.settings)
         if not status.available:
@@ -206,6 +252,9 @@ class JobService:
         existing = self._records.get(job_id) or await self.store.get(job_id)
         if existing is not None:
             return existing
+        if not self._accepting:
+            self._reserved.pop(job_id, None)
+            raise ShuttingDown(RESTARTING)
         if job_id in self._reserved:
             self.policy.check(request)  # the request may have changed since it was admitted
         else:
@@ -297,6 +346,8 @@ class JobService:
         return self.settings.model_workers if lane == "model" else self.settings.workers
 
     def _may_run(self, user_id: int, job_id: str) -> bool:
+        if not self._accepting:
+            return False  # shutting down: queued jobs wait in the record for the next start
         lane = self._lane_of(job_id)
         if self._running_by_lane[lane] >= self._lane_capacity(lane):
             return False
@@ -349,13 +400,23 @@ class JobService:
                 record, f"This piece took longer than {self.settings.job_timeout_s} s and was stopped.", None
             )
         except JobFailed as exc:
+            if not self._accepting and not exc.user_facing:
+                # Stopping: a worker killed by the same stop (a service manager signals the whole
+                # process group) is an interruption, not the job's fault. Leave it 'running' in the
+                # record: the next start runs it again.
+                log.info("job %s was interrupted by the shutdown; it resumes at the next start", job_id)
+                return
             if exc.user_facing:
-                log.info("job %s failed: %s", job_id, exc.message)
+                log.info("job %s failed: %s", job_id, clip(exc.message, 300))
                 await self._finish_failed(record, exc.template, None, values=exc.values)
             else:
                 error_id = new_error_id()
                 log.error(
-                    "job %s failed [error %s]: %s\n%s", job_id, error_id, exc.message, exc.details or ""
+                    "job %s failed [error %s]: %s\n%s",
+                    job_id,
+                    error_id,
+                    clip(exc.message, 300),
+                    clip_lines(exc.details or ""),
                 )
                 await self._finish_failed(record, "Something went wrong while making this piece.", error_id)
         except asyncio.CancelledError:
@@ -372,6 +433,7 @@ class JobService:
             await self.store.mark_done(job_id, result)
             record.state = JobState.DONE
             record.result = result
+            self._await_delivery(record)
             self._emit(JobEvent(job_id, "done"))
         finally:
             self._running.pop(job_id, None)
@@ -398,6 +460,7 @@ class JobService:
         record.error = reason
         record.error_values = values
         record.error_id = error_id
+        self._await_delivery(record)
         self._emit(
             JobEvent(
                 record.job_id,
@@ -503,6 +566,14 @@ class JobService:
     async def ack_delivered(self, job_id: str, failure: str | None = None) -> None:
         """The outcome reached the user, or (`failure` says why) never can: never post it again."""
         await self.store.mark_delivered(job_id, failure)
+        event = self._undelivered.pop(job_id, None)
+        if event is not None:
+            event.set()
+
+    def _await_delivery(self, record: JobRecord) -> None:
+        """Note a finished outcome someone will post, so a shutdown can wait for it (see `drain`)."""
+        if record.delivery is not None:
+            self._undelivered.setdefault(record.job_id, asyncio.Event())
 
     async def undelivered(self) -> list[JobRecord]:
         """Finished Discord jobs whose outcome has not reached the user yet, oldest first."""

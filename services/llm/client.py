@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from services.errors import UserError
+from services.redaction import Redactor
 
 log = logging.getLogger(__name__)
 
@@ -377,7 +378,7 @@ class LLMClient:
             self.config.server,
             self.config.model,
             getattr(exc, "status_code", "?"),
-            redact_secret(_short(exc, 500), self.config.api_key),
+            Redactor([self.config.api_key])(_short(exc, 500)),
         )
 
     def _reply(
@@ -443,16 +444,6 @@ def _refusal_message(exc: Exception, model: str) -> str:
     if text is None:
         text = f"it refused the request (HTTP {status or 'error'})"
     return "the language model server said no: " + text.replace("{model}", model[:60])
-
-
-def redact_secret(text: str, secret: str | None) -> str:
-    """`text` with `secret` and anything shaped like an API key replaced, for log lines."""
-    if secret and len(secret) >= 6:
-        text = text.replace(secret, "[secret]")
-    return _KEY_SHAPED.sub("[secret]", text)
-
-
-_KEY_SHAPED = re.compile(r"\b(?:sk|pk|rk|key)-[A-Za-z0-9_\-*]{6,}")
 
 
 def _short(exc: Exception, limit: int = 200) -> str:

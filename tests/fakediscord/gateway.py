@@ -50,6 +50,20 @@ class GatewaySession:
 
 
 @dataclass(frozen=True)
+class GatewayClose:
+    """A gateway socket that ended, and how."""
+
+    at: float  # time.monotonic() when it ended
+    session_id: str | None  # its session (None before IDENTIFY)
+    code: int | None  # the close frame's code (discord.py's close() sends 4000); 1006: no close frame
+
+    @property
+    def clean(self) -> bool:
+        """A close frame was exchanged (the client shut down properly), not a connection that vanished."""
+        return self.code is not None and self.code != 1006
+
+
+@dataclass(frozen=True)
 class Heartbeat:
     """A heartbeat (op 1) the fake received."""
 
@@ -71,6 +85,7 @@ class Gateway:
         self.ws_url = ""  # set by the server once its port is known
         self.sockets: set[web.WebSocketResponse] = set()
         self.received: list[JSON] = []  # every frame the client sent, for debugging and assertions
+        self.closes: list[GatewayClose] = []  # every socket that ended, in order
 
     @property
     def connected(self) -> bool:
@@ -94,6 +109,8 @@ class Gateway:
                 session = await self._on_frame(ws, session, frame)
         finally:
             self.sockets.discard(ws)
+            code = ws.close_code
+            self.closes.append(GatewayClose(time.monotonic(), session.session_id if session else None, code))
             if session is not None and session.ws is ws:
                 session.ws = None
             self.store.changes.notify()

@@ -7,6 +7,7 @@ just as Discord could never deliver it.
 
 from __future__ import annotations
 
+import base64
 import secrets
 import time
 from collections.abc import Callable
@@ -232,7 +233,9 @@ def build_interaction(
 ) -> tuple[int, str, JSON]:
     """(id, token, INTERACTION_CREATE payload) for an interaction by `user` in `channel`."""
     interaction_id = store.ids.next()
-    token = f"itok-{interaction_id}-{secrets.token_hex(8)}"
+    # Shaped like Discord's, base64url of "interaction:<id>:<random>": redaction is tested on the real shape.
+    raw = f"interaction:{interaction_id}:{secrets.token_urlsafe(96)}".encode()
+    token = base64.urlsafe_b64encode(raw).decode().rstrip("=")
     payload: JSON = {
         "id": str(interaction_id),
         "application_id": str(store.application_id),

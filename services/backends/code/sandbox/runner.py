@@ -171,6 +171,8 @@ def _config(
         "rlimits": _rlimits(limits),
         "landlock": {"read": read, "write": write} if isolation.landlock else None,
         "seccomp": library,
+        # The inside's parent is us, except under bubblewrap (its own pid namespace; --die-with-parent).
+        "host_pid": None if isolation.bubblewrap else os.getpid(),
     }
 
 

@@ -20,6 +20,7 @@ import traceback
 from typing import Any
 
 CONFINE_FAILED = 3
+_PR_SET_PDEATHSIG, _SIGKILL = 1, 9
 MAX_TRACEBACK = 6_000  # characters of traceback sent back
 
 
@@ -44,7 +45,21 @@ def _lowest_priority() -> None:
         pass  # no autogroup (kernel option) or no /proc: nice alone still applies
 
 
+def _die_with_host(host_pid: int | None) -> None:
+    """SIGKILL this process when the one that started it dies: nobody would enforce the wall-clock
+    limit any more (a sleeping module uses no CPU, so RLIMIT_CPU would never end it). Under
+    bubblewrap, --die-with-parent does the same for the whole sandbox; this covers the other modes."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, _SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "PR_SET_PDEATHSIG failed")
+    if host_pid is not None and os.getppid() != host_pid:
+        raise RuntimeError("the host process is already gone")
+
+
 def _confine(config: dict[str, Any]) -> None:
+    _die_with_host(config.get("host_pid"))
     sys.path[:0] = config["paths"]
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[name] = "1"  # one thread: numpy must not spawn a pool that outgrows the limits
