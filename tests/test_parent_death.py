@@ -20,6 +20,7 @@ import psutil
 import pytest
 
 from services.backends.code.sandbox.isolation import detect
+from tests.processes import alive
 
 ROOT = Path(__file__).resolve().parent.parent
 DEADLINE = 20.0  # generous: the kernel's death signal is immediate, the portable watch near enough
@@ -70,26 +71,17 @@ async def orphan_parent(tmp_path: Path, *args: str) -> AsyncIterator[Parent]:
             await parent.kill()
 
 
-def _alive(procs: list[psutil.Process]) -> list[psutil.Process]:
-    alive = []
-    for p in procs:
-        try:
-            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
-                alive.append(p)
-        except psutil.NoSuchProcess:
-            pass
-    return alive
 
 
 async def _until_gone(procs: list[psutil.Process], timeout: float = DEADLINE) -> list[psutil.Process]:
     deadline = time.monotonic() + timeout
-    while _alive(procs) and time.monotonic() < deadline:
+    while alive(procs) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
-    return _alive(procs)
+    return alive(procs)
 
 
 def _kill_all(procs: list[psutil.Process]) -> None:
-    for p in _alive(procs):
+    for p in alive(procs):
         with contextlib.suppress(psutil.NoSuchProcess):
             p.kill()
 
@@ -110,7 +102,7 @@ async def test_a_worker_stuck_mid_job_dies_with_its_parent(tmp_path: Path) -> No
                 except OSError as exc:
                     assert exc.errno == errno.ENXIO and time.monotonic() < deadline, exc
                     await asyncio.sleep(0.05)
-            assert _alive([worker])
+            assert alive([worker])
             await parent.kill()
             assert not await _until_gone([worker]), "the worker outlived its parent"
         finally:
@@ -126,7 +118,7 @@ async def test_the_portable_watch_alone_ends_an_orphan(tmp_path: Path) -> None:
         try:
             await parent.kill()
             assert not await _until_gone([guarded]), "the watched child outlived its parent"
-            assert _alive([unguarded]), "control: a child without the watch lives on"
+            assert alive([unguarded]), "control: a child without the watch lives on"
         finally:
             _kill_all([guarded, unguarded])
 
@@ -146,7 +138,7 @@ async def test_a_sandboxed_module_dies_with_the_process_running_it(tmp_path: Pat
     async with orphan_parent(tmp_path, "sandbox", isolation) as parent:
         host = await parent.pid("host")
         deadline = time.monotonic() + 120
-        while not any(_runs_the_inside(p) for p in _alive(host.children(recursive=True))):
+        while not any(_runs_the_inside(p) for p in alive(host.children(recursive=True))):
             assert time.monotonic() < deadline, "the sandbox never started"
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)  # well into the module's sleep

@@ -30,6 +30,7 @@ from services.jobs.models import JobState
 from services.settings import Settings
 from tests.conftest import GatedExecutor, make_settings, running_bot
 from tests.fakediscord import FakeChannel, FakeDiscord, FakeGuild, FakeUser, StoredMessage
+from tests.processes import alive
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 240  # a cold start on a busy machine: imports, spawned workers, command sync
@@ -138,16 +139,6 @@ async def bot_process(world: World, *, ready: bool = True, **env: str) -> AsyncI
         await asyncio.wait_for(bot.reader, 30)
 
 
-def _alive(procs: list[psutil.Process]) -> list[psutil.Process]:
-    """Those still running (a zombie waiting to be reaped counts as gone); pid reuse is ruled out."""
-    alive = []
-    for p in procs:
-        try:
-            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
-                alive.append(p)
-        except psutil.NoSuchProcess:
-            pass
-    return alive
 
 
 def _of_this_bot(data_dir: Path) -> list[psutil.Process]:
@@ -164,9 +155,9 @@ def _of_this_bot(data_dir: Path) -> list[psutil.Process]:
 
 async def _until_gone(procs: list[psutil.Process], timeout: float = 30.0) -> list[psutil.Process]:
     deadline = time.monotonic() + timeout
-    while _alive(procs) and time.monotonic() < deadline:
+    while alive(procs) and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
-    return _alive(procs)
+    return alive(procs)
 
 
 def _job_row(data_dir: Path, job_id: str) -> tuple[str, int] | None:
@@ -275,7 +266,7 @@ async def test_a_killed_bot_takes_its_busy_workers_with_it(world: World) -> None
         assert workers, bot.output
         bot.proc.send_signal(signal.SIGKILL)
         await asyncio.wait_for(bot.proc.wait(), 30)
-    assert not await _until_gone(workers), [p.cmdline() for p in _alive(workers)]
+    assert not await _until_gone(workers), [p.cmdline() for p in alive(workers)]
     assert not await _until_gone(_of_this_bot(world.data_dir))
     await fd.wait_disconnected(timeout=30)
     closes = [c for c in fd.gateway.closes if c.session_id == session]
