@@ -14,7 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from services.settings import Settings, SettingsError, load_settings
+from services.config import load_settings
+from services.settings import Settings, SettingsError
 
 
 def _progress_bar(stage: str, step: int, total: int, width: int = 24) -> str:
