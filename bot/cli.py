@@ -214,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from services.settings import SettingsError, load_settings
+    from services.config import load_settings
+    from services.settings import SettingsError
 
     try:
         settings = load_settings()

@@ -35,6 +35,7 @@ from cogs.formatting import (
     safe_text,
 )
 from cogs.views import result_view
+from services.backends.abilities import Ability
 from services.engine import Engine
 from services.jobs.models import DiscordDelivery, JobEvent, JobRecord, JobState
 from services.jobs.retry import RetryPolicy
@@ -45,9 +46,6 @@ log = logging.getLogger(__name__)
 
 # Discord's alias for an interaction's first message; typed Any because discord.py annotates ids as int.
 ORIGINAL: Any = "@original"
-
-# Backends whose notes are the point: their reply carries the .mid next to the MP3 (others have a button).
-MIDI_ATTACHED = frozenset({"notes"})
 
 # Stop using a token a little before Discord does, so a slow upload does not straddle the expiry.
 TOKEN_SAFETY_S = 30.0
@@ -379,7 +377,8 @@ class Deliverer:
                 extra = await self._read(path)
                 if extra is not None:
                     files.append(discord.File(io.BytesIO(extra), filename=path.rsplit("attach-", 1)[-1]))
-            if result.backend in MIDI_ATTACHED:
+            # Where the notes are the point (the record's MIDI_OUT) the .mid rides along; others: a button.
+            if self.engine.backend_can(result.backend, Ability.MIDI_OUT):
                 midi = await self._read(result.midi_path)
                 if midi is not None:
                     name = result.mp3_filename.removesuffix(".mp3") + ".mid"

@@ -17,8 +17,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
+from services.backends.abilities import Ability
 from services.backends.base import BackendStatus
-from services.backends.registry import all_statuses, backend_status, backends_taking
+from services.backends.registry import all_statuses, backend_status, backends_taking, has_ability
 from services.errors import UnknownJob, UserError, backend_cannot_run
 from services.guild_settings import GuildSettingsStore
 from services.inputs import check_audio_name, check_declared_size
@@ -141,6 +142,10 @@ class Engine:
     def available_backends(self) -> list[str]:
         return [s.name for s in self.backends() if s.available]
 
+    def backend_can(self, backend: str, ability: Ability) -> bool:
+        """Whether `backend`'s record has `ability` (cogs decide what a reply carries by it)."""
+        return has_ability(backend, ability)
+
     # --- requests ------------------------------------------------------------------------------
 
     def build_request(
@@ -208,9 +213,9 @@ class Engine:
 
     def _default_backend(self, options: RequestOptions) -> str:
         """Without a backend option: one that takes the input (audio, img2img), else the bot's default."""
-        wants = "audio" if options.input_kind == "audio" else None
+        wants = Ability.AUDIO_IN if options.input_kind == "audio" else None
         if options.input_kind == "image" and options.image_mode == "img2img":
-            wants = "image"
+            wants = Ability.IMAGE_IN
         takers = backends_taking(wants) if wants else []
         if takers and self.settings.default_backend not in takers:
             return takers[0]

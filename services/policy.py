@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from services.backends.registry import backends_taking
+from services.backends.abilities import Ability
+from services.backends.registry import backends_taking, has_ability, record_for
 from services.errors import NotAllowed, UserError
-from services.jobs.models import MusicRequest, Origin
+from services.jobs.models import JobKind, MusicRequest, Origin
 from services.settings import Settings
 
 MAX_PROMPT_CHARS = 1000  # longer prompts are refused: they are almost always pasted by mistake
@@ -50,8 +51,8 @@ class Policy:
 
     def check(self, request: MusicRequest) -> None:
         """Raise a UserError (NotAllowed for a server's switch) if this request may not run here."""
-        check_prompt(request.prompt, may_be_empty=request.input_kind == "image" or request.jam is not None)
-        if request.jam is None and request.duration_s is not None:
+        check_prompt(request.prompt, may_be_empty=request.kind in (JobKind.IMAGE, JobKind.JAM))
+        if request.kind is not JobKind.JAM and request.duration_s is not None:
             if not 1 <= request.duration_s <= self.settings.max_duration_s:
                 raise UserError(f"Duration must be between 1 and {self.settings.max_duration_s} seconds.")
         self.check_backend(request.backend, guild_id=request.guild_id, origin=request.origin)
@@ -59,16 +60,17 @@ class Policy:
 
     def check_backend(self, backend: str, *, guild_id: int | None, origin: Origin = "discord") -> None:
         """Whether members here may use `backend` at all (jobs, and jams before they open)."""
-        if origin == "cli" or backend != "code":  # code is off per server until its admins switch it on
+        # Backends that run model-written code are off per server until its admins switch code on.
+        if origin == "cli" or not has_ability(backend, Ability.RUNS_MODEL_CODE):
             return
         if guild_id is None:
             raise NotAllowed(
-                "The code backend runs only in servers whose admins turned it on "
+                f"The {backend} backend runs only in servers whose admins turned it on "
                 "(`/music allow-code enabled:True`), not in direct messages."
             )
         if not self.guilds.code_enabled(guild_id):
             raise NotAllowed(
-                "The code backend is off here. A server admin (Manage Server) can turn it on with "
+                f"The {backend} backend is off here. A server admin (Manage Server) can turn it on with "
                 "`/music allow-code enabled:True`; it runs model-written code in a sandbox."
             )
 
@@ -81,14 +83,22 @@ class Policy:
         return True
 
     def _check_input(self, request: MusicRequest) -> None:
-        """Audio starts only backends that take audio; img2img only backends that draw from a picture."""
-        if request.input_kind == "audio":
-            takers = backends_taking("audio")
+        """Each kind of job needs its ability in the backend's record: audio starts only backends that take
+        audio, img2img only backends that draw from a picture, words only backends that start from words."""
+        kind = request.kind
+        if kind is JobKind.AUDIO:
+            takers = backends_taking(Ability.AUDIO_IN)
             if request.backend not in takers:
                 raise UserError(
                     f"Only the {_names(takers)} backend can start from your audio — leave backend empty."
                 )
-        elif request.input_kind == "image" and request.image_mode == "img2img":
-            takers = backends_taking("image")
+        elif kind is JobKind.IMAGE and request.image_mode == "img2img":
+            takers = backends_taking(Ability.IMAGE_IN)
             if request.backend not in takers:
                 raise UserError(f"img2img draws from your picture with the {_names(takers)} backend only.")
+        elif kind is JobKind.IMAGE and request.image_mode == "sonify":
+            return  # the picture itself is the sound: no backend makes it
+        elif record_for(request.backend) is not None and not has_ability(request.backend, Ability.TEXT):
+            # (a name no record has is refused by admission as "no backend called that")
+            takers = backends_taking(Ability.TEXT)
+            raise UserError(f"The {request.backend} backend can't start from words; try {_names(takers)}.")

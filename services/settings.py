@@ -2,7 +2,9 @@
 
 Every setting has a working default except `DISCORD_TOKEN`, which only the bot
 itself needs (the command line makes music without it). `.env.example` lists them
-all; `load_settings` turns a validation failure into one line naming the setting.
+all; `services.config.load_settings` reads them, checks what spans settings (and the
+backend names, against the registry), and turns a failure into one line naming the setting.
+This module knows no backend: it is the leaf every other module imports.
 """
 
 from __future__ import annotations
@@ -10,10 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-
-ALL_BACKENDS = ("styles", "notes", "riffusion", "code", "musicgen")
 
 
 class SettingsError(Exception):
@@ -37,7 +37,8 @@ class Settings(BaseSettings):
     result_retention_hours: float = 72.0  # rendered files older than this are deleted
 
     # --- backends ----------------------------------------------------------------------------
-    enabled_backends: Annotated[tuple[str, ...], NoDecode] = ALL_BACKENDS  # comma-separated
+    # comma-separated; unset: every backend this version has (names are checked by load_settings)
+    enabled_backends: Annotated[tuple[str, ...] | None, NoDecode] = None
     default_backend: str = "styles"
     soundfont_path: Path | None = None  # General MIDI .sf2; defaults to the one shipped with pretty_midi
     embeddings_enabled: bool = True  # meaning-based tag matching with all-MiniLM-L6-v2 (needs the extra)
@@ -140,13 +141,8 @@ class Settings(BaseSettings):
 
     @field_validator("enabled_backends")
     @classmethod
-    def _known_backends(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [name for name in value if name not in ALL_BACKENDS]
-        if unknown:
-            raise ValueError(
-                f"unknown backend(s) {', '.join(unknown)}; choose from {', '.join(ALL_BACKENDS)}"
-            )
-        if not value:
+    def _some_backend(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None and not value:
             raise ValueError("at least one backend must be enabled")
         return value
 
@@ -170,28 +166,6 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
-
-
-def load_settings(**overrides: object) -> Settings:
-    """Read settings; on failure raise SettingsError with one line naming the bad setting."""
-    try:
-        settings = Settings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = "_".join(str(p) for p in first["loc"]).upper() or "settings"
-        msg = first["msg"].removeprefix("Value error, ")
-        raise SettingsError(f"setting {name} is invalid: {msg}") from None
-    if settings.default_backend not in settings.enabled_backends:
-        raise SettingsError(
-            f"setting DEFAULT_BACKEND is invalid: {settings.default_backend!r} is not in ENABLED_BACKENDS"
-        )
-    if settings.default_duration_s > settings.max_duration_s:
-        raise SettingsError("setting DEFAULT_DURATION_S is invalid: it is longer than MAX_DURATION_S")
-    if settings.delivery_retry_base_s > settings.delivery_retry_max_s:
-        raise SettingsError(
-            "setting DELIVERY_RETRY_BASE_S is invalid: it is longer than DELIVERY_RETRY_MAX_S"
-        )
-    return settings
 
 
 def require_token(settings: Settings) -> str:

@@ -11,7 +11,8 @@ import sys
 
 
 def main() -> int:
-    from services.settings import load_settings, require_token
+    from services.config import load_settings
+    from services.settings import require_token
     from tests.fakediscord import point_discord_py_at
 
     settings = load_settings()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from services.backends.base import BackendUnavailable
+from services.backends.registry import lane_of as lane_for
 from services.errors import InvalidInput, UserError
 from services.jobs.executors import (
     ProcessExecutor,
@@ -13,7 +14,6 @@ from services.jobs.executors import (
     _classify,
     make_executor,
 )
-from services.jobs.service import lane_for
 from services.settings import Settings
 
 

@@ -5,17 +5,21 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Iterator
-from types import SimpleNamespace
 
 import pytest
 from PIL import Image
 
 from services.images.describe import describe_image, vision_config
 from services.llm.client import LLMConfig, forget_modes
+from services.settings import Settings
 from tests.fakeopenai import FakeOpenAI, Reply, fake_openai  # noqa: F401 - the fixture
 
 CAPTION = "A foggy harbour at dawn, boats resting on grey water."
 MUSIC = "slow ambient, misty, 70 bpm, D minor, soft pads and distant bells"
+
+
+def settings_with(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
 
 
 @pytest.fixture(autouse=True)
@@ -84,7 +88,7 @@ def test_a_failing_model_falls_back_to_local_analysis_with_a_note(
 
 
 def test_no_llm_means_local_analysis_and_no_request() -> None:
-    settings = SimpleNamespace(openai_api_key=None, openai_base_url=None, vision_model="gpt-4o-mini")
+    settings = settings_with(openai_api_key=None, openai_base_url=None, vision_model="gpt-4o-mini")
     described = describe_image(picture(), config=vision_config(settings))
     assert described.source == "local"
     assert described.prompt == described.analysis.prompt
@@ -100,7 +104,7 @@ def test_local_prompt_with_user_words_leaves_key_and_tempo_to_them() -> None:
 
 
 def test_vision_config_uses_the_vision_model() -> None:
-    settings = SimpleNamespace(openai_api_key=None, openai_base_url="http://127.0.0.1:1/v1",
-                               llm_model="text-model", vision_model="eyes-model")  # fmt: skip
+    settings = settings_with(openai_api_key=None, openai_base_url="http://127.0.0.1:1/v1",
+                             llm_model="text-model", vision_model="eyes-model")  # fmt: skip
     config = vision_config(settings)
     assert config.model == "eyes-model" and config.configured

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from services.settings import Settings, SettingsError, load_settings, require_token
+from services.config import load_settings
+from services.settings import Settings, SettingsError, require_token
 
 ROOT = Path(__file__).resolve().parent.parent
 

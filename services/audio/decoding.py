@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+from pathlib import Path
 
 import numpy as np
 
@@ -17,11 +18,24 @@ from services.audio.errors import AudioDecodeError, check_layout
 from services.audio.ffmpeg import audio_segment_class
 from services.audio.types import Audio
 from services.audio.wav import read_wav
+from services.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 
 _LABELS = {"mp3": "MP3", "wav": "WAV", "ogg": "OGG", "flac": "FLAC"}
 _FFMPEG_DECODERS = {"mp3": "mp3", "flac": "flac", "ogg": "vorbis"}  # an Ogg's codec is read from its bytes
+_SUFFIXES = {"oga": "ogg", "opus": "ogg"}  # names Discord and phones give Ogg files
+
+
+def format_from_name(filename: str) -> str:
+    """The decoder format for an attachment's file name; InvalidInput (a ValueError) for anything else."""
+    suffix = Path(filename).suffix.lower().lstrip(".")
+    fmt = _SUFFIXES.get(suffix, suffix)
+    if fmt not in _LABELS:
+        raise InvalidInput(
+            "That file isn't audio I can use: please attach an audio file (mp3, wav, ogg or flac)."
+        )
+    return fmt
 
 
 def decode_audio(data: bytes, fmt: str = "mp3", *, max_seconds: float | None = None) -> Audio:

@@ -31,13 +31,21 @@ def no_progress(stage: str, step: int, total: int) -> None:
 
 
 @dataclass(frozen=True)
+class Availability:
+    """A backend's own answer to "can you run here?", from cheap checks only (no model load)."""
+
+    available: bool
+    reason: str  # "ready (…)" or what is missing and how to fix it, in words a user can act on
+
+
+@dataclass(frozen=True)
 class BackendStatus:
     """Whether a backend can run here, and if not, why in words a user can act on."""
 
     name: str  # backend name as typed in /music create backend:<name>
     available: bool
     reason: str  # "ready" or what is missing and how to fix it
-    description: str = ""  # one line: what this backend does
+    description: str = ""  # one line: what this backend does (from its record)
 
 
 @dataclass(frozen=True)
@@ -77,10 +85,10 @@ class Generation:
 
 
 class Backend(Protocol):
-    """The interface all backends implement."""
+    """The interface all backends implement. What a backend *is* (description, lane, abilities) is its
+    record (services/backends/record.py); optional abilities are the Protocols in abilities.py."""
 
     name: ClassVar[str]
-    description: ClassVar[str]
 
     def available(self) -> BackendStatus:
         """Cheap check (no model load) of whether this backend can run, and why not."""

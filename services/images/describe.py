@@ -19,6 +19,7 @@ from PIL import Image
 from services.images.analysis import ImageAnalysis, analyse_image
 from services.llm.client import LLMClient, LLMConfig, LLMError
 from services.logtext import clip
+from services.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +68,9 @@ class ImageDescription:
         return lines
 
 
-def vision_config(settings: Any) -> LLMConfig:
+def vision_config(settings: Settings) -> LLMConfig:
     """The shared LLM settings, but talking to VISION_MODEL."""
-    base = LLMConfig.from_settings(settings)
-    return dataclasses.replace(base, model=str(getattr(settings, "vision_model", base.model)))
+    return dataclasses.replace(LLMConfig.from_settings(settings), model=settings.vision_model)
 
 
 def image_data_url(image: Image.Image, side: int = VISION_SIDE) -> str:

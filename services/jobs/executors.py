@@ -20,6 +20,8 @@ from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 from services.backends.base import BackendUnavailable, Cancelled
+from services.backends.record import Lane
+from services.backends.registry import is_enabled, lane_of, records
 from services.errors import UserError, literal, render_message
 from services.jobs.models import MusicRequest, MusicResult
 from services.settings import Settings
@@ -94,11 +96,19 @@ def _raise_for(kind: str, message: str, values: dict[str, str], details: str | N
 class ThreadExecutor:
     """Runs jobs on worker threads of this process: light, shares loaded models (torch backends)."""
 
-    def __init__(self, settings: Settings, *, workers: int | None = None, warm: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        workers: int | None = None,
+        warm: tuple[str, ...] = (),
+        name: str = "promptjam-job",
+    ) -> None:
         self.settings = settings
         self.workers = workers or settings.workers
         self.warm = warm
-        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="promptjam-job")
+        # The thread name tells the lanes apart in logs (and in tests).
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix=name)
         self._cancel_flags: dict[str, threading.Event] = {}
 
     async def start(self) -> None:
@@ -340,13 +350,12 @@ class ProcessExecutor:
 
 
 class RoutingExecutor:
-    """Sends each job to the executor of its lane: model backends to threads sharing one model, the rest
-    to the CPU executor (worker processes by default)."""
+    """Sends each job to the executor of its lane, as its backend's record names it: model-lane backends to
+    threads sharing one model, the rest to the CPU executor (worker processes by default)."""
 
-    def __init__(self, cpu: Executor, model: Executor, model_backends: frozenset[str]) -> None:
+    def __init__(self, cpu: Executor, model: Executor) -> None:
         self.cpu = cpu
         self.model = model
-        self.model_backends = model_backends
         self._where: dict[str, Executor] = {}
 
     async def start(self) -> None:
@@ -357,7 +366,7 @@ class RoutingExecutor:
         await asyncio.gather(self.cpu.close(), self.model.close(), return_exceptions=True)
 
     async def run(self, job_id: str, request: MusicRequest, on_progress: OnProgress) -> MusicResult:
-        executor = self.model if request.backend in self.model_backends else self.cpu
+        executor = self.model if lane_of(request.backend) is Lane.MODEL else self.cpu
         self._where[job_id] = executor
         try:
             return await executor.run(job_id, request, on_progress)
@@ -370,16 +379,19 @@ class RoutingExecutor:
             executor.cancel(job_id)
 
 
-def make_executor(settings: Settings, *, warm: tuple[str, ...] = ("styles",)) -> Executor:
-    """The executors the settings ask for: CPU backends per WORKER_MODE, model backends on threads."""
-    from services.jobs.service import MODEL_BACKENDS
+def make_executor(settings: Settings, *, warm: tuple[str, ...] | None = None) -> Executor:
+    """The executors the settings ask for: CPU-lane backends per WORKER_MODE, model-lane ones on threads.
 
+    `warm`: backends whose models CPU workers load at start; None: every enabled CPU-lane backend."""
+    enabled = [r for r in records() if is_enabled(r.name, settings)]
+    if warm is None:
+        warm = tuple(r.name for r in enabled if r.lane is Lane.CPU)
     cpu: Executor
     if settings.worker_mode == "thread":
         cpu = ThreadExecutor(settings, warm=warm)
     else:
         cpu = ProcessExecutor(settings, warm=warm)
-    if not any(name in settings.enabled_backends for name in MODEL_BACKENDS):
+    if not any(r.lane is Lane.MODEL for r in enabled):
         return cpu
-    model = ThreadExecutor(settings, workers=settings.model_workers)
-    return RoutingExecutor(cpu, model, MODEL_BACKENDS)
+    model = ThreadExecutor(settings, workers=settings.model_workers, name="promptjam-model")
+    return RoutingExecutor(cpu, model)

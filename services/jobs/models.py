@@ -21,6 +21,15 @@ Origin = Literal["discord", "cli"]
 INTERACTION_TOKEN_LIFETIME_S = 15 * 60
 
 
+class JobKind(enum.StrEnum):
+    """What a job starts from; each kind has one handler (services/jobs/kinds/) and one finishing step."""
+
+    TEXT = "text"  # a prompt (and options): the backend's own entry point
+    IMAGE = "image"  # a picture: described, sonified, or drawn from (img2img)
+    AUDIO = "audio"  # the user's audio, restyled by the prompt
+    JAM = "jam"  # a prompt jam: segments in one tempo and key, joined
+
+
 class JobState(enum.StrEnum):
     FETCHING = "fetching"  # accepted and recorded; its attachment is being downloaded, then it is queued
     QUEUED = "queued"
@@ -100,8 +109,19 @@ class MusicRequest:
     upload_limit_bytes: int = 10 * 1024 * 1024  # the guild's filesize_limit
     action: Action = "create"  # how this request came to be
     parent_job_id: str | None = None  # the job a button click derived this from
-    jam: JamPlan | None = None  # jam addition: set, the worker renders this jam (services/jams/render.py)
+    jam: JamPlan | None = None  # jam addition: set, the worker renders this jam (services/jobs/kinds/jam.py)
     origin: Origin = "discord"  # "cli": the operator, to whom per-server rules do not apply
+
+    @property
+    def kind(self) -> JobKind:
+        """Derived from the fields, so rows stored by earlier releases read back as the kind they were."""
+        if self.jam is not None:
+            return JobKind.JAM
+        if self.input_kind == "image":
+            return JobKind.IMAGE
+        if self.input_kind == "audio":
+            return JobKind.AUDIO
+        return JobKind.TEXT
 
     @property
     def needs_input(self) -> bool:

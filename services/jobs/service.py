@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from services.backends.base import Cancelled
-from services.backends.registry import backend_status
+from services.backends.record import Lane
+from services.backends.registry import backend_status, lane_of, record_for
 from services.errors import (
     QueueFull,
     RateLimited,
@@ -40,10 +41,6 @@ from services.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# First guess of a job's run time per backend, before any has finished.
-_INITIAL_RUNTIME_S = {"styles": 6.0}
-
-
 @dataclass(frozen=True)
 class QueueEntry:
     """One of a user's jobs as `/music queue` shows it."""
@@ -54,15 +51,6 @@ class QueueEntry:
     backend: str
     position: int | None  # 1-based place in the queue while queued
     eta_s: float | None
-
-
-# Backends whose jobs share one loaded model in worker threads (and batch there); others use the CPU lane.
-MODEL_BACKENDS = frozenset({"riffusion", "musicgen"})
-
-
-def lane_for(backend: str) -> str:
-    """Which pool of workers a backend's jobs use: 'model' (GPU-style, threads) or 'cpu'."""
-    return "model" if backend in MODEL_BACKENDS else "cpu"
 
 
 RESTARTING = "The bot is restarting — please try again in a minute."
@@ -96,12 +84,12 @@ class JobService:
         self._reserved: dict[str, MusicRequest] = {}  # admitted, being deferred, not yet submitted
         self._running: dict[str, asyncio.Task[None]] = {}
         self._running_by_user: defaultdict[int, int] = defaultdict(int)
-        self._running_by_lane: defaultdict[str, int] = defaultdict(int)
+        self._running_by_lane: defaultdict[Lane, int] = defaultdict(int)  # lanes from the backends' records
         self._recent_submits: defaultdict[int, deque[float]] = defaultdict(deque)
         self._subscribers: set[asyncio.Queue[JobEvent]] = set()
         self._wakeup = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
-        self._runtime_ema: dict[str, float] = dict(_INITIAL_RUNTIME_S)
+        self._runtime_ema: dict[str, float] = {}  # per backend; before any finished, its record's guess
         self._progress: dict[str, tuple[str, int, int]] = {}
         self._closing = False
         self._accepting = True  # False once a shutdown began: no new jobs, none started
@@ -339,11 +327,18 @@ class JobService:
 
     # --- running -------------------------------------------------------------------------------
 
-    def _lane_of(self, job_id: str) -> str:
-        return lane_for(self._records[job_id].request.backend)
+    def _lane_of(self, job_id: str) -> Lane:
+        return lane_of(self._records[job_id].request.backend)
 
-    def _lane_capacity(self, lane: str) -> int:
-        return self.settings.model_workers if lane == "model" else self.settings.workers
+    def _lane_capacity(self, lane: Lane) -> int:
+        return self.settings.model_workers if lane is Lane.MODEL else self.settings.workers
+
+    def _expected_s(self, backend: str) -> float:
+        """A job's expected run time: what this backend's jobs took lately, else its record's guess."""
+        if backend in self._runtime_ema:
+            return self._runtime_ema[backend]
+        found = record_for(backend)
+        return found.first_estimate_s if found is not None else 10.0
 
     def _may_run(self, user_id: int, job_id: str) -> bool:
         if not self._accepting:
@@ -363,16 +358,17 @@ class JobService:
                     break
                 record = self._records[item.job_id]
                 self._running_by_user[item.user_id] += 1
-                self._running_by_lane[lane_for(record.request.backend)] += 1
+                self._running_by_lane[lane_of(record.request.backend)] += 1
                 self._running[item.job_id] = asyncio.create_task(self._run(record), name=f"job-{item.job_id}")
                 self._emit_positions()
 
     async def _run(self, record: JobRecord) -> None:
         job_id = record.job_id
         request = record.request
+        lane = lane_of(request.backend)  # as counted when it was dispatched
         record.state = JobState.RUNNING
         await self.store.mark_running(job_id)
-        self._emit(JobEvent(job_id, "started", eta_s=self._runtime_ema.get(request.backend, 10.0)))
+        self._emit(JobEvent(job_id, "started", eta_s=self._expected_s(request.backend)))
         started = time.monotonic()
 
         def on_progress(stage: str, step: int, total: int) -> None:
@@ -439,7 +435,7 @@ class JobService:
             self._running.pop(job_id, None)
             self._progress.pop(job_id, None)
             self._running_by_user[request.user_id] -= 1
-            self._running_by_lane[lane_for(request.backend)] -= 1
+            self._running_by_lane[lane] -= 1
             if not self._closing:
                 self._records.pop(job_id, None)
                 self._wakeup.set()
@@ -476,16 +472,16 @@ class JobService:
         if position is None:
             return None
         record = self._records.get(job_id)
-        backend = record.request.backend if record else "styles"
-        per_job = self._runtime_ema.get(backend, 10.0)
-        rounds = (position - 1) // self._lane_capacity(lane_for(backend)) + 1
+        backend = record.request.backend if record else self.settings.default_backend
+        per_job = self._expected_s(backend)
+        rounds = (position - 1) // self._lane_capacity(lane_of(backend)) + 1
         return per_job * (rounds + 1)
 
     def _eta_running(self, job_id: str, started: float) -> float | None:
         record = self._records.get(job_id)
         if record is None:
             return None
-        expected = self._runtime_ema.get(record.request.backend, 10.0)
+        expected = self._expected_s(record.request.backend)
         return max(0.5, expected - (time.monotonic() - started))
 
     # --- user operations -----------------------------------------------------------------------

@@ -32,12 +32,18 @@ from typing import Any, Literal
 
 from services.errors import UserError
 from services.redaction import Redactor
+from services.settings import Settings
 
 log = logging.getLogger(__name__)
 
 ResponseMode = Literal["json_schema", "json_object", "text"]
 MODES: tuple[ResponseMode, ...] = ("json_schema", "json_object", "text")
 
+# What `/music backends` and the backends' available() say when no server is set (notes, code).
+NOT_CONFIGURED = (
+    "no LLM configured: the operator sets OPENAI_API_KEY, or OPENAI_BASE_URL for a local "
+    "OpenAI-compatible server (Ollama, vLLM, llama.cpp)"
+)
 HOW_TO_CONFIGURE = (
     "set OPENAI_API_KEY (OpenAI), or OPENAI_BASE_URL for a local OpenAI-compatible server such as "
     "Ollama (http://localhost:11434/v1), vLLM or llama.cpp (no key needed then); LLM_MODEL picks the model"
@@ -83,17 +89,16 @@ class LLMConfig:
         return (self.base_url or "https://api.openai.com/v1").rstrip("/")
 
     @classmethod
-    def from_settings(cls, settings: Any) -> LLMConfig:
-        """Read the LLM settings; the optional ones fall back to defaults until Settings has them."""
-        key: Any = getattr(settings, "openai_api_key", None)
-        secret = key.get_secret_value() if hasattr(key, "get_secret_value") else key
+    def from_settings(cls, settings: Settings) -> LLMConfig:
+        """The shared LLM settings (notes, code; image description swaps in VISION_MODEL)."""
+        key = settings.openai_api_key
         return cls(
-            base_url=getattr(settings, "openai_base_url", None),
-            api_key=secret or None,
-            model=getattr(settings, "llm_model", "gpt-4o-mini"),
-            timeout_s=float(getattr(settings, "llm_timeout_s", 60.0)),
-            max_retries=int(getattr(settings, "llm_max_retries", 3)),
-            max_tokens=int(getattr(settings, "llm_max_tokens", 16_000)),
+            base_url=settings.openai_base_url,
+            api_key=(key.get_secret_value() if key is not None else None) or None,
+            model=settings.llm_model,
+            timeout_s=settings.llm_timeout_s,
+            max_retries=settings.llm_max_retries,
+            max_tokens=settings.llm_max_tokens,
         )
 
 

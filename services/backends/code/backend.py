@@ -18,7 +18,9 @@ from services.backends.base import (
     GenerationRequest,
     ProgressFn,
 )
+from services.backends.code import availability
 from services.backends.code.checks import check_source
+from services.backends.code.config import CodeConfig
 from services.backends.code.prompting import (
     REPLY_SCHEMA,
     excerpt,
@@ -30,13 +32,19 @@ from services.backends.code.sandbox.errors import SandboxBroken, SandboxFailure
 from services.backends.code.sandbox.layers import Isolation, Limits
 from services.backends.code.sandbox.runner import SandboxRun, run_module
 from services.errors import UserError
-from services.llm.client import LLMClient, LLMConfig, LLMNotConfigured, ReplyNotJSON, Sleep, TokenBudget
-
-NOT_CONFIGURED = "no LLM configured: set OPENAI_API_KEY or OPENAI_BASE_URL"
-WEAK_SANDBOX = (
-    "this host offers no isolation beyond process limits ({tried}); install bubblewrap or use a kernel "
-    "with Landlock, plus libseccomp — or set CODE_ALLOW_WEAK_SANDBOX=true to accept the risk"
+from services.llm.client import (
+    NOT_CONFIGURED,
+    LLMClient,
+    LLMConfig,
+    LLMNotConfigured,
+    ReplyNotJSON,
+    Sleep,
+    TokenBudget,
 )
+from services.settings import Settings
+
+__all__ = ["NOT_CONFIGURED", "CodeBackend", "CodeGeneration"]
+
 MAX_ECHO_CHARS = 8_000
 
 
@@ -49,7 +57,6 @@ class CodeBackend:
     """A language model writes Python against soundlib; it runs in the strongest sandbox the host offers."""
 
     name: ClassVar[str] = "code"
-    description: ClassVar[str] = "A language model writes sound code; run in a sandbox."
 
     def __init__(
         self,
@@ -73,45 +80,27 @@ class CodeBackend:
         self._sleep = sleep
 
     @classmethod
-    def from_settings(cls, settings: Any) -> CodeBackend:
-        limits = Limits(
-            cpu_s=int(getattr(settings, "code_cpu_s", 20)),
-            wall_s=float(getattr(settings, "code_wall_s", 30.0)),
-            memory_bytes=int(getattr(settings, "code_memory_mb", 1536)) << 20,
-        )
+    def from_config(cls, config: CodeConfig) -> CodeBackend:
         return cls(
-            llm=LLMConfig.from_settings(settings),
-            limits=limits,
-            allow_weak_sandbox=bool(getattr(settings, "code_allow_weak_sandbox", False)),
-            repair_rounds=int(getattr(settings, "llm_repair_rounds", 2)),
-            token_budget=int(getattr(settings, "llm_token_budget", 120_000)),
+            llm=config.llm,
+            limits=config.limits,
+            allow_weak_sandbox=config.allow_weak_sandbox,
+            repair_rounds=config.repair_rounds,
+            token_budget=config.token_budget,
         )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CodeBackend:
+        return cls.from_config(CodeConfig.from_settings(settings))
 
     def _sandbox(self) -> tuple[Isolation, str | None]:
         """The isolation to use, and why not to run at all (None: fine)."""
-        if self._isolation is not None:
-            isolation, tried = self._isolation, "configured explicitly"
-        else:
-            from services.backends.code.sandbox.isolation import detect
-
-            report = detect()
-            isolation, tried = report.isolation, "; ".join(report.tried)
-        if isolation.strong or self.allow_weak_sandbox:
-            return isolation, None
-        return isolation, WEAK_SANDBOX.format(tried=tried)
+        return availability.sandbox(self._isolation, allow_weak=self.allow_weak_sandbox)
 
     def available(self) -> BackendStatus:
-        if not self.llm.configured:
-            return BackendStatus(self.name, False, NOT_CONFIGURED, self.description)
-        isolation, problem = self._sandbox()
-        if problem:
-            return BackendStatus(self.name, False, problem, self.description)
-        return BackendStatus(
-            self.name,
-            True,
-            f"ready ({self.llm.model} at {self.llm.server}; sandbox: {isolation.name})",
-            self.description,
-        )
+        """The same check the registry runs for `/music backends` (code/availability.py)."""
+        verdict = availability.status(self.llm, self._isolation, allow_weak=self.allow_weak_sandbox)
+        return BackendStatus(self.name, verdict.available, verdict.reason)
 
     def generate(self, request: GenerationRequest, progress: ProgressFn) -> Generation:
         try:

@@ -9,7 +9,7 @@ falls back to another engine: without an LLM it says how to configure one.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from services.backends.base import (
     BackendStatus,
@@ -18,12 +18,15 @@ from services.backends.base import (
     GenerationRequest,
     ProgressFn,
 )
+from services.backends.notes import availability
+from services.backends.notes.config import NotesConfig
 from services.backends.notes.constraints import NoteConstraints, build_constraints, check, constraint_names
 from services.backends.notes.exchange import ExchangeError, read_reply, score_schema
 from services.backends.notes.prompting import initial_messages, plain_text
 from services.backends.notes.repair import feedback, repair
 from services.errors import UserError
 from services.llm.client import (
+    NOT_CONFIGURED,
     LLMClient,
     LLMConfig,
     LLMNotConfigured,
@@ -32,13 +35,15 @@ from services.llm.client import (
     TokenBudget,
     TokenBudgetExceeded,
 )
-from services.render.soundfont import find_soundfont, render_score
+from services.render.soundfont import render_score
 from services.score import gm
 from services.score.midi import score_to_midi
 from services.score.model import Score
 from services.score.validate import Violation
+from services.settings import Settings
 
-NOT_CONFIGURED = "no LLM configured: set OPENAI_API_KEY or OPENAI_BASE_URL"
+__all__ = ["NOT_CONFIGURED", "NotesBackend"]
+
 MAX_ECHO_CHARS = 8_000  # a longer earlier reply is not sent back in full (it would only spend tokens)
 _RENDER_STEPS = 10
 
@@ -47,7 +52,6 @@ class NotesBackend:
     """Any OpenAI-compatible model writes a multi-instrument score that provably keeps the user's rules."""
 
     name: ClassVar[str] = "notes"
-    description: ClassVar[str] = "A language model writes every note; constraints checked and repaired."
 
     def __init__(
         self,
@@ -65,24 +69,22 @@ class NotesBackend:
         self._sleep = sleep  # tests replace the retry wait
 
     @classmethod
-    def from_settings(cls, settings: Any) -> NotesBackend:
+    def from_config(cls, config: NotesConfig) -> NotesBackend:
         return cls(
-            llm=LLMConfig.from_settings(settings),
-            soundfont=getattr(settings, "soundfont_path", None),
-            repair_rounds=int(getattr(settings, "llm_repair_rounds", 2)),
-            token_budget=int(getattr(settings, "llm_token_budget", 120_000)),
+            llm=config.llm,
+            soundfont=config.soundfont,
+            repair_rounds=config.repair_rounds,
+            token_budget=config.token_budget,
         )
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> NotesBackend:
+        return cls.from_config(NotesConfig.from_settings(settings))
+
     def available(self) -> BackendStatus:
-        if not self.llm.configured:
-            return BackendStatus(self.name, False, NOT_CONFIGURED, self.description)
-        try:
-            find_soundfont(self.soundfont)
-        except (FileNotFoundError, ValueError) as exc:
-            return BackendStatus(self.name, False, f"no General MIDI SoundFont: {exc}", self.description)
-        return BackendStatus(
-            self.name, True, f"ready ({self.llm.model} at {self.llm.server})", self.description
-        )
+        """The same check the registry runs for `/music backends` (notes/availability.py)."""
+        verdict = availability.status(self.llm, self.soundfont)
+        return BackendStatus(self.name, verdict.available, verdict.reason)
 
     def generate(self, request: GenerationRequest, progress: ProgressFn) -> Generation:
         try:

@@ -1,6 +1,7 @@
 """Can riffusion run here? Answered from the file system only: no torch, no diffusers, no model load.
 
-Kept apart from the backend so `/music backends` and autocomplete stay instant on the event loop.
+Kept apart from the backend so `/music backends` and autocomplete stay instant on the event loop. One check
+for both askers: the registry (`/music backends`, admission) and RiffusionBackend.available().
 """
 
 from __future__ import annotations
@@ -8,6 +9,9 @@ from __future__ import annotations
 import importlib.util
 import re
 from pathlib import Path
+
+from services.backends.base import Availability
+from services.backends.riffusion.config import RiffusionConfig
 
 SETUP_HINT = "scripts/install.sh --gpu"
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -56,3 +60,14 @@ def unavailable_reason(model: str, revision: str | None = None, cache_dir: Path 
         return model_problem(model, revision, cache_dir)
     except Exception as exc:  # a broken hub cache must not break /music backends
         return f"could not look for the model {model}: {exc}"
+
+
+def status(model: str, revision: str | None = None, cache_dir: Path | None = None) -> Availability:
+    problem = unavailable_reason(model, revision, cache_dir)
+    if problem is not None:
+        return Availability(False, problem)
+    return Availability(True, f"ready ({model})")
+
+
+def check(config: RiffusionConfig) -> Availability:
+    return status(config.model, config.revision)

@@ -30,6 +30,7 @@ from services.backends.base import (
 from services.backends.riffusion import availability
 from services.backends.riffusion.batching import Batcher
 from services.backends.riffusion.codec import SpectrogramCodec
+from services.backends.riffusion.config import RiffusionConfig
 from services.backends.riffusion.image_util import png_bytes
 from services.backends.riffusion.interpolate import (
     AUDIO_DENOISING,
@@ -56,6 +57,7 @@ from services.backends.riffusion.seeds import (
     window_seconds,
 )
 from services.prompting.interpreter import interpret
+from services.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +124,6 @@ class RiffusionBackend:
     """Riffusion on diffusers: text, a beat at any tempo or the user's audio → music, batched across jobs."""
 
     name: ClassVar[str] = "riffusion"
-    description: ClassVar[str] = "Stable Diffusion spectrograms from a beat at your tempo or your audio."
 
     def __init__(
         self,
@@ -138,40 +139,37 @@ class RiffusionBackend:
         self._batcher: Batcher[SpectrogramJob, Any] | None = None
 
     @classmethod
-    def from_settings(cls, settings: Any) -> RiffusionBackend:
-        """Options from Settings; settings the lead has not added yet fall back to the defaults."""
-        base = RiffusionOptions()
-
-        def get(name: str, default: Any) -> Any:
-            value = getattr(settings, name, None)
-            return default if value is None else value
-
+    def from_config(cls, config: RiffusionConfig) -> RiffusionBackend:
         options = RiffusionOptions(
-            model=str(get("riffusion_model", base.model)),
-            revision=get("riffusion_revision", None),
-            device=str(get("device", base.device)),
-            scheduler=str(get("riffusion_scheduler", base.scheduler)),
-            steps=int(get("riffusion_steps", base.steps)),
-            guidance=float(get("riffusion_guidance", base.guidance)),
-            denoising=float(get("riffusion_denoising", base.denoising)),
-            audio_denoising=float(get("riffusion_audio_denoising", base.audio_denoising)),
-            batch_size=int(get("riffusion_batch_size", base.batch_size)),
-            batch_wait_ms=float(get("riffusion_batch_wait_ms", base.batch_wait_ms)),
-            max_seconds=float(get("riffusion_max_seconds", base.max_seconds)),
+            model=config.model,
+            revision=config.revision,
+            device=config.device,
+            scheduler=config.scheduler,
+            steps=config.steps,
+            guidance=config.guidance,
+            denoising=config.denoising,
+            audio_denoising=config.audio_denoising,
+            batch_size=config.batch_size,
+            batch_wait_ms=config.batch_wait_ms,
+            max_seconds=config.max_seconds,
         )
-        return cls(options, soundfont=get("soundfont_path", None))
+        return cls(options, soundfont=config.soundfont)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RiffusionBackend:
+        return cls.from_config(RiffusionConfig.from_settings(settings))
 
     # ---- availability ------------------------------------------------------------------------------
 
     def available(self) -> BackendStatus:
-        """Whether the packages and the model files are present; never loads the model."""
-        problem = availability.unavailable_reason(
-            self.options.model, self.options.revision, self.options.hf_cache_dir
-        )
-        if problem is not None:
-            reason = problem if problem.startswith("riffusion") else f"riffusion: {problem}"
-            return BackendStatus(self.name, False, reason, self.description)
-        return BackendStatus(self.name, True, "ready", self.description)
+        """The same check the registry runs for `/music backends` (riffusion/availability.py); never loads
+        the model. The reason is named, as it also becomes the BackendUnavailable a job fails with."""
+        o = self.options
+        verdict = availability.status(o.model, o.revision, o.hf_cache_dir)
+        reason = verdict.reason
+        if not verdict.available and not reason.startswith("riffusion"):
+            reason = f"riffusion: {reason}"
+        return BackendStatus(self.name, verdict.available, reason)
 
     def pipeline(self) -> SpectrogramPipeline:
         """The shared model, loaded on first use; BackendUnavailable with the reason when it cannot be."""

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from services.audio.decoding import decode_audio
+from services.audio.decoding import decode_audio, format_from_name
 from services.audio.edit import loop_to, resample, trim
 from services.audio.types import Audio
 from services.backends.riffusion.codec import SpectrogramCodec
@@ -33,8 +33,6 @@ SEED_SAMPLE_RATE = 44_100  # the rate the model's spectrograms assume
 DEFAULT_ENERGY = 0.7  # groove density for seed beats: backbeat and hats, no sparse intro pattern
 MAX_AUDIO_BYTES = 25 * 1024 * 1024  # largest attachment accepted for audio-to-audio
 MAX_AUDIO_SECONDS = 600.0  # decoding stops here, which bounds the memory an upload can cost
-AUDIO_FORMATS = ("mp3", "wav", "ogg", "flac")
-_FORMAT_LIST = "mp3, wav, ogg or flac"
 
 _cache_lock = threading.Lock()
 _beat_cache: dict[tuple[float, str, tuple[int, int], float, str, SpectrogramParams], Image.Image] = {}
@@ -202,13 +200,7 @@ def texture_seed(name: str, *, seed: int = 0, codec: SpectrogramCodec | None = N
 # ---- the user's audio -----------------------------------------------------------------------------
 
 
-def audio_format(filename: str) -> str:
-    """The decoder format for an attachment's file name; InvalidInput (a ValueError) for anything else."""
-    suffix = Path(filename).suffix.lower().lstrip(".")
-    fmt = {"oga": "ogg", "opus": "ogg"}.get(suffix, suffix)
-    if fmt not in AUDIO_FORMATS:
-        raise InvalidInput(f"That file isn't audio I can use: please attach an audio file ({_FORMAT_LIST}).")
-    return fmt
+audio_format = format_from_name  # the decoder format for an attachment's name (services/audio/decoding.py)
 
 
 def audio_seed(

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import ClassVar
 
 from services.backends.base import BackendStatus, Generation, GenerationRequest, ProgressFn
+from services.backends.styles import availability
 from services.backends.styles.composer import compose
+from services.backends.styles.config import StylesConfig
 from services.prompting.embeddings import Embedder
 from services.prompting.interpreter import interpret, meaning_texts
-from services.render.soundfont import find_soundfont, render_score
+from services.render.soundfont import render_score
 from services.score.midi import score_to_midi
 from services.settings import Settings
 
@@ -26,7 +28,6 @@ class StylesBackend:
     """Mubert-like generation that shows what it understood and honours what was stated."""
 
     name: ClassVar[str] = "styles"
-    description: ClassVar[str] = "Reads mood, genre, tempo and key from your words and composes a piece."
 
     def __init__(self, *, soundfont: Path | None, embedder: Embedder | None) -> None:
         self.soundfont = soundfont
@@ -34,16 +35,18 @@ class StylesBackend:
         self._warm_lock = threading.Lock()
 
     @classmethod
+    def from_config(cls, config: StylesConfig) -> StylesBackend:
+        embedder = Embedder(cache_dir=config.cache_dir) if config.embeddings else None
+        return cls(soundfont=config.soundfont, embedder=embedder)
+
+    @classmethod
     def from_settings(cls, settings: Settings) -> StylesBackend:
-        embedder = Embedder(cache_dir=settings.cache_dir) if settings.embeddings_enabled else None
-        return cls(soundfont=settings.soundfont_path, embedder=embedder)
+        return cls.from_config(StylesConfig.from_settings(settings))
 
     def available(self) -> BackendStatus:
-        try:
-            find_soundfont(self.soundfont)
-        except (FileNotFoundError, ValueError) as exc:
-            return BackendStatus(self.name, False, f"no General MIDI SoundFont: {exc}", self.description)
-        return BackendStatus(self.name, True, "ready", self.description)
+        """The same check the registry runs for `/music backends` (styles/availability.py)."""
+        verdict = availability.status(self.soundfont)
+        return BackendStatus(self.name, verdict.available, verdict.reason)
 
     def warm(self) -> None:
         """Load the embedding model and the SoundFont now, so the first job is fast."""

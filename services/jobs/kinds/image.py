@@ -1,8 +1,9 @@
-"""A picture becomes music, inside a worker: load it safely, then describe, sonify or img2img.
+"""An image job: a picture becomes music, inside a worker — load it safely, then describe, sonify or img2img.
 
-The cog saved the attachment under the job's input folder; this module reads it
-back (never trusting its name), and returns a Generation like any backend, with
-the input picture beside the result's spectrogram as the preview.
+The attachment was staged under the job's input folder; it is read back here (its name never trusted).
+describe: the picture becomes a prompt for any backend that starts from words; sonify: the picture is
+heard as a spectrogram (no backend); img2img: a backend whose record has Ability.IMAGE_IN draws from it,
+through the DrawsFromImage Protocol. The input picture beside the result's spectrogram is the preview.
 """
 
 from __future__ import annotations
@@ -10,15 +11,34 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from services.backends.base import BackendUnavailable, Generation, GenerationRequest, ProgressFn
-from services.backends.registry import backend_status, get_backend
+from services.backends.abilities import Ability, DrawsFromImage
+from services.backends.base import Generation, GenerationRequest, ProgressFn
+from services.backends.registry import backends_taking, get_backend, has_ability
 from services.errors import UserError
 from services.images.describe import describe_image, vision_config
 from services.images.loading import LoadedImage, load_image
 from services.images.preview import image_preview
 from services.images.sonify import sonify
+from services.jobs.kinds.piece import Piece, generation_request
 from services.jobs.models import MusicRequest
 from services.settings import Settings
+
+
+def make(request: MusicRequest, settings: Settings, progress: ProgressFn) -> Piece:
+    """Blocking: the picture in `request.input_path` made into music by `request.image_mode`."""
+    progress("looking at the picture", 0, 1)
+    loaded = load_input_image(request, settings)
+    mode = request.image_mode or "describe"
+    asked = generation_request(request, settings)
+    if mode == "sonify":
+        generation = _sonify(request, loaded, settings)
+    elif mode == "img2img":
+        generation = _img2img(request, asked, loaded, settings, progress)
+    else:
+        generation = _describe(request, asked, loaded, settings, progress)
+    generation.notes = list(loaded.notes) + list(generation.notes)
+    generation.preview_png = image_preview(loaded.image, generation.audio, title=generation.title)
+    return Piece.of(generation, name=request.prompt or f"picture {request.input_name or ''}")
 
 
 def load_input_image(request: MusicRequest, settings: Settings) -> LoadedImage:
@@ -33,28 +53,9 @@ def load_input_image(request: MusicRequest, settings: Settings) -> LoadedImage:
     )
 
 
-def generate_from_image(
-    request: MusicRequest, generation_request: GenerationRequest, settings: Settings, progress: ProgressFn
-) -> Generation:
-    """Blocking: the picture in `request.input_path` made into music by `request.image_mode`."""
-    progress("looking at the picture", 0, 1)
-    loaded = load_input_image(request, settings)
-    picture = loaded.image
-    mode = request.image_mode or "describe"
-    if mode == "sonify":
-        generation = _sonify(request, loaded, settings)
-    elif mode == "img2img":
-        generation = _img2img(request, generation_request, loaded, settings, progress)
-    else:
-        generation = _describe(request, generation_request, loaded, settings, progress)
-    generation.notes = list(loaded.notes) + list(generation.notes)
-    generation.preview_png = image_preview(picture, generation.audio, title=generation.title)
-    return generation
-
-
 def _describe(
     request: MusicRequest,
-    generation_request: GenerationRequest,
+    asked: GenerationRequest,
     loaded: LoadedImage,
     settings: Settings,
     progress: ProgressFn,
@@ -64,7 +65,7 @@ def _describe(
         config = None
     description = describe_image(loaded.image, config=config, user_prompt=request.prompt or None)
     backend = get_backend(request.backend, settings)
-    generation = backend.generate(replace(generation_request, prompt=description.prompt), progress)
+    generation = backend.generate(replace(asked, prompt=description.prompt), progress)
     generation.summary = [
         *description.summary,
         f"prompt made from it: {description.prompt}",
@@ -96,17 +97,15 @@ def _sonify(request: MusicRequest, loaded: LoadedImage, settings: Settings) -> G
 
 def _img2img(
     request: MusicRequest,
-    generation_request: GenerationRequest,
+    asked: GenerationRequest,
     loaded: LoadedImage,
     settings: Settings,
     progress: ProgressFn,
 ) -> Generation:
-    status = backend_status("riffusion", settings)
-    if not status.available:
-        raise BackendUnavailable(f"img2img needs the riffusion backend, which can't run: {status.reason}")
-    backend = get_backend("riffusion", settings)
-    from_image = getattr(backend, "generate_from_image", None)
-    if from_image is None:
-        raise BackendUnavailable("img2img needs the riffusion backend, which can't run here")
-    generation: Generation = from_image(generation_request, loaded.image, progress)
-    return generation
+    if not has_ability(request.backend, Ability.IMAGE_IN):  # the policy refuses these at admission
+        takers = " or ".join(backends_taking(Ability.IMAGE_IN)) or "a backend that draws from pictures"
+        raise UserError(f"img2img draws from your picture with the {takers} backend only.")
+    backend = get_backend(request.backend, settings)
+    if not isinstance(backend, DrawsFromImage):  # the record promised it: a bug, not the user's doing
+        raise TypeError(f"the {request.backend} backend's record says it draws from pictures; it cannot")
+    return backend.generate_from_image(asked, loaded.image, progress)

@@ -1,0 +1,70 @@
+"""What a backend can do besides its one entry point: declared in its record, called through a Protocol.
+
+Why both: the record's `abilities` is what the rest of the bot reads without building a backend (the
+policy, autocomplete, delivery, the job kinds); the Protocol is the typed call, so a job kind never
+probes a backend with `getattr`. `tests/test_backend_records.py` checks that every record's abilities
+and its backend's methods agree.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from services.audio.types import Audio
+from services.backends.base import Generation, GenerationRequest, ProgressFn
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+
+class Ability(enum.StrEnum):
+    """Something a backend can start from, or make, that not every backend can."""
+
+    TEXT = "text"  # starts from words alone (a text job, a jam segment, a described picture)
+    IMAGE_IN = "image"  # img2img: draws from the user's picture (DrawsFromImage)
+    AUDIO_IN = "audio"  # restyles the user's own audio (RestylesAudio)
+    EXTEND = "extend"  # continues where one of its pieces ended (GenerationRequest.continue_from)
+    TRANSITION = "transition"  # bridges a jam's seams between two prompts (BridgesSeams)
+    MIDI_OUT = "midi"  # the notes are the result: its .mid rides along with the MP3, not behind a button
+    LYRICS = "lyrics"  # sings words it is given (the song backend, to come)
+    RUNS_MODEL_CODE = "runs-code"  # runs code a model wrote (sandboxed): off per server until admins allow it
+
+
+@runtime_checkable
+class RestylesAudio(Protocol):
+    """Ability.AUDIO_IN: the user's file (its bytes and decoder format) is the seed the prompt restyles."""
+
+    def generate_from_audio(
+        self, request: GenerationRequest, audio_bytes: bytes, fmt: str, progress: ProgressFn
+    ) -> Generation: ...
+
+
+@runtime_checkable
+class DrawsFromImage(Protocol):
+    """Ability.IMAGE_IN: a user's picture is the seed the prompt restyles."""
+
+    def generate_from_image(
+        self, request: GenerationRequest, picture: Image.Image, progress: ProgressFn
+    ) -> Generation: ...
+
+
+@runtime_checkable
+class BridgesSeams(Protocol):
+    """Ability.TRANSITION: music morphing from one (prompt, seed) to the next, laid over a jam's seam."""
+
+    def transition(
+        self,
+        before: tuple[str, int],
+        after: tuple[str, int],
+        *,
+        bpm: float,
+        time_signature: tuple[int, int] = (4, 4),
+    ) -> Audio: ...
+
+
+@runtime_checkable
+class Warms(Protocol):
+    """Not an ability users see: a backend that loads its models at worker start, so first jobs are fast."""
+
+    def warm(self) -> None: ...

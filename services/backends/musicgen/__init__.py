@@ -1,0 +1,1 @@
+"""MusicGen (transformers): text and melody to music. Only its record exists so far."""
