@@ -88,6 +88,7 @@ class Settings(BaseSettings):
     queue_size: int = Field(100, ge=1, le=100_000)  # jobs waiting or running in all, before "queue is full"
     user_jobs_per_minute: int = Field(6, ge=1, le=1000)  # per-user submission rate
     job_timeout_s: int = Field(300, ge=1, le=3600)  # a job running longer is stopped and reported
+    job_max_attempts: int = Field(3, ge=1, le=100)  # starts cut off by the bot dying, then failed
     workers: int = Field(1, ge=1, le=64)  # parallel jobs (worker processes for CPU backends)
     worker_mode: Literal["process", "thread"] = "process"  # process: isolated, GIL-free; thread: light
     model_workers: int = Field(4, ge=1, le=64)  # riffusion/musicgen jobs at once, sharing a model, batched

@@ -63,6 +63,10 @@ def lane_for(backend: str) -> str:
     return "model" if backend in MODEL_BACKENDS else "cpu"
 
 
+def _times(n: int) -> str:
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
 def new_error_id() -> str:
     """A short id users can quote and operators can grep for in the log."""
     return secrets.token_hex(3).upper()
@@ -133,8 +137,12 @@ class JobService:
         await self.executor.close()
 
     async def _recover(self) -> None:
-        """Requeue what was queued or running when the last process stopped; fetch again what was fetching."""
+        """Requeue what was queued or running when the last process stopped; fetch again what was fetching.
+        A job started JOB_MAX_ATTEMPTS times, each start ended by the process dying, is failed instead."""
         for record in await self.store.unfinished():
+            if record.state is not JobState.FETCHING and record.attempts >= self.settings.job_max_attempts:
+                await self._give_up(record)
+                continue
             self._records[record.job_id] = record
             if record.state is JobState.FETCHING:
                 log.info("fetching the attachment of job %s again after the restart", record.job_id)
@@ -146,6 +154,25 @@ class JobService:
             self._queue.push(QueuedJob(record.job_id, record.request.user_id))
             log.info("resuming job %s from before the restart", record.job_id)
         self._wakeup.set()
+
+    async def _give_up(self, record: JobRecord) -> None:
+        """Every start of this job ended with the bot dying (clean shutdowns give their start back), so
+        running it again would most likely take the bot down again: fail it, and say so."""
+        error_id = new_error_id()
+        log.error(
+            "job %s was being made each of the %d times the bot died; failing it instead of resuming "
+            "[error %s] (backend %s)",
+            record.job_id,
+            record.attempts,
+            error_id,
+            record.request.backend,
+        )
+        await self._finish_failed(
+            record,
+            f"This piece stopped the bot {_times(record.attempts)} while it was being made, "
+            "so I gave up on it.",
+            error_id,
+        )
 
     # --- events --------------------------------------------------------------------------------
 
@@ -359,7 +386,10 @@ class JobService:
                 )
                 await self._finish_failed(record, "Something went wrong while making this piece.", error_id)
         except asyncio.CancelledError:
-            # The service is closing: leave the job 'running' in the record so a restart resumes it.
+            # The service is closing: leave the job 'running' in the record so a restart resumes it; a clean
+            # stop is not the job's doing, so this start does not count towards JOB_MAX_ATTEMPTS.
+            if self._closing:
+                await self.store.give_back_attempt(job_id)
             raise
         except Exception:
             error_id = new_error_id()
