@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")  # results (MP3, PNG, MIDI) and caches live here
     database_path: Path | None = None  # SQLite file; defaults to DATA_DIR/promptjam.sqlite3
     result_retention_hours: float = 72.0  # rendered files older than this are deleted
+    # Users' attachments of finished pieces (Reroll/Variation/Extend remake from them); 0: deleted at the end.
+    input_retention_hours: float = Field(72.0, ge=0, le=100_000)
+    job_retention_days: float = Field(30.0, gt=0, le=36_500)  # finished jobs' rows (their buttons then stop)
+    jam_retention_days: float = Field(30.0, gt=0, le=36_500)  # ended jams: prompts, votes, cached segments
+    prune_interval_s: float = Field(3600.0, ge=1, le=86_400)  # how often old data is looked for and deleted
 
     # --- backends ----------------------------------------------------------------------------
     enabled_backends: Annotated[tuple[str, ...], NoDecode] = ALL_BACKENDS  # comma-separated

@@ -28,7 +28,7 @@ from services.errors import (
     UserError,
     backend_cannot_run,
 )
-from services.inputs import InputFetcher, stage_input
+from services.inputs import InputFetcher, discard_input, stage_input
 from services.jobs.executors import Executor, JobFailed
 from services.jobs.fairqueue import FairQueue, QueuedJob
 from services.jobs.models import DiscordDelivery, JobEvent, JobRecord, JobState, MusicRequest
@@ -402,6 +402,8 @@ class JobService:
             await self.store.mark_done(job_id, result)
             record.state = JobState.DONE
             record.result = result
+            if self.settings.input_retention_hours == 0:
+                await self._discard_input(record)
             self._emit(JobEvent(job_id, "done"))
         finally:
             self._running.pop(job_id, None)
@@ -428,6 +430,7 @@ class JobService:
         record.error = reason
         record.error_values = values
         record.error_id = error_id
+        await self._discard_input(record)  # no button can remake a failed piece: its attachment is done with
         self._emit(
             JobEvent(
                 record.job_id,
@@ -436,6 +439,11 @@ class JobService:
                 error_id=error_id,
             )
         )
+
+    async def _discard_input(self, record: JobRecord) -> None:
+        """Delete the attachment this job staged: its own folder only (a derived job uses its parent's)."""
+        if record.request.input_url is not None or record.request.input_path is not None:
+            await asyncio.to_thread(discard_input, self.settings.inputs_dir, record.job_id)
 
     # --- estimates -----------------------------------------------------------------------------
 
