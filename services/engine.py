@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import shutil
-import time
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,18 +21,19 @@ from services.backends.registry import all_statuses, backend_status, backends_ta
 from services.errors import UnknownJob, UserError, backend_cannot_run
 from services.guild_settings import GuildSettingsStore
 from services.inputs import check_audio_name, check_declared_size
+from services.jams.store import JamStore
 from services.jobs.executors import Executor, make_executor
 from services.jobs.models import Action, DiscordDelivery, JobRecord, MusicRequest, Origin
 from services.jobs.service import JobService
 from services.jobs.store import JobStore
 from services.policy import Policy
+from services.retention import Pruned, Retention
 from services.settings import Settings
 from services.untrusted import clean
 
 log = logging.getLogger(__name__)
 
 MAX_SEED = 2**31 - 1
-_PRUNE_EVERY_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -74,12 +73,16 @@ class Engine:
         self.jobs: JobService | None = None
         self.guild_settings: GuildSettingsStore | None = None
         self._policy: Policy | None = None
+        self._retention: Retention | None = None
 
     async def __aenter__(self) -> Engine:
         try:
             self.settings.data_dir.mkdir(parents=True, exist_ok=True)
             self.store = await self._stack.enter_async_context(JobStore(self._database))
             self.guild_settings = await self._stack.enter_async_context(GuildSettingsStore(self._database))
+            # The engine keeps no jams itself, but it prunes ended ones: a connection of its own for that.
+            jams = await self._stack.enter_async_context(JamStore(self._database))
+            self._retention = Retention(self.settings, self.store, jams)
             self._policy = Policy(self.settings, self.guild_settings)
             executor = self._executor or make_executor(self.settings)
             self.jobs = await self._stack.enter_async_context(
@@ -93,17 +96,25 @@ class Engine:
             raise
         return self
 
+    async def prune(self) -> Pruned:
+        """Delete every kind of data past its retention now (services/retention.py)."""
+        if self._retention is None:
+            raise RuntimeError("Engine is not open")
+        return await self._retention.prune()
+
     async def _prune_forever(self) -> None:
-        """Delete old result files now and then, off the event loop."""
+        """Delete old data at start-up and every PRUNE_INTERVAL_S; files are deleted off the event loop."""
         while True:
-            removed = await asyncio.to_thread(self.prune_results)
-            if removed:
-                log.info(
-                    "deleted %d result folder(s) older than %s h",
-                    removed,
-                    self.settings.result_retention_hours,
+            try:
+                pruned = await self.prune()
+            except Exception:
+                log.exception(
+                    "deleting old data failed; trying again in %s s", self.settings.prune_interval_s
                 )
-            await asyncio.sleep(_PRUNE_EVERY_S)
+            else:
+                if pruned:
+                    log.info("deleted data past its retention: %s", pruned)
+            await asyncio.sleep(self.settings.prune_interval_s)
 
     async def _stop_pruner(self) -> None:
         self._pruner.cancel()
@@ -283,16 +294,3 @@ class Engine:
         if root not in p.parents or not p.is_file():
             return None
         return p.read_bytes()
-
-    def prune_results(self) -> int:
-        """Delete result folders older than the retention period; returns how many."""
-        cutoff = time.time() - self.settings.result_retention_hours * 3600
-        removed = 0
-        for root in (self.settings.results_dir, self.settings.inputs_dir):
-            if not root.is_dir():
-                continue
-            for child in root.iterdir():
-                if child.is_dir() and child.stat().st_mtime < cutoff:
-                    shutil.rmtree(child, ignore_errors=True)
-                    removed += 1
-        return removed

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -46,16 +47,30 @@ def check_audio_name(name: str | None) -> None:
         raise UserError("Attach an audio file (mp3, wav, ogg or flac).")
 
 
+def input_folder(inputs_dir: Path, job_id: str) -> Path:
+    """Where a job's own attachment is staged: DATA_DIR/inputs/<job id, made safe as a name>/."""
+    safe_id = "".join(ch for ch in job_id if ch.isalnum() or ch in "-_")[:40] or "job"
+    return inputs_dir / safe_id
+
+
 def stage_input(inputs_dir: Path, job_id: str, data: bytes) -> str:
     """Save a job's attachment for its worker; returns the path. Blocking: call it in a thread."""
-    safe_id = "".join(ch for ch in job_id if ch.isalnum() or ch in "-_")[:40] or "job"
-    folder = inputs_dir / safe_id
+    folder = input_folder(inputs_dir, job_id)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "input.bin"
     partial = folder / "input.part"
     partial.write_bytes(data)
     partial.replace(path)  # a crash mid-write never leaves a half file where the worker looks
     return str(path)
+
+
+def discard_input(inputs_dir: Path, job_id: str) -> bool:
+    """Delete a job's staged attachment, if any; True if there was one. Blocking: call it in a thread."""
+    folder = input_folder(inputs_dir, job_id)
+    if not folder.is_dir():
+        return False
+    shutil.rmtree(folder, ignore_errors=True)
+    return True
 
 
 class InputFetcher:

@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")  # results (MP3, PNG, MIDI) and caches live here
     database_path: Path | None = None  # SQLite file; defaults to DATA_DIR/promptjam.sqlite3
     result_retention_hours: float = 72.0  # rendered files older than this are deleted
+    # Users' attachments of finished pieces (Reroll/Variation/Extend remake from them); 0: deleted at the end.
+    input_retention_hours: float = Field(72.0, ge=0, le=100_000)
+    job_retention_days: float = Field(30.0, gt=0, le=36_500)  # finished jobs' rows (their buttons then stop)
+    jam_retention_days: float = Field(30.0, gt=0, le=36_500)  # ended jams: prompts, votes, cached segments
+    prune_interval_s: float = Field(3600.0, ge=1, le=86_400)  # how often old data is looked for and deleted
 
     # --- backends ----------------------------------------------------------------------------
     # comma-separated; unset: every backend this version has (names are checked by load_settings)
@@ -89,6 +94,7 @@ class Settings(BaseSettings):
     queue_size: int = Field(100, ge=1, le=100_000)  # jobs waiting or running in all, before "queue is full"
     user_jobs_per_minute: int = Field(6, ge=1, le=1000)  # per-user submission rate
     job_timeout_s: int = Field(300, ge=1, le=3600)  # a job running longer is stopped and reported
+    job_max_attempts: int = Field(3, ge=1, le=100)  # starts cut off by the bot dying, then failed
     workers: int = Field(1, ge=1, le=64)  # parallel jobs (worker processes for CPU backends)
     worker_mode: Literal["process", "thread"] = "process"  # process: isolated, GIL-free; thread: light
     model_workers: int = Field(4, ge=1, le=64)  # riffusion/musicgen jobs at once, sharing a model, batched

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -337,3 +338,41 @@ async def test_a_failed_first_progress_edit_is_not_reported_as_an_error(world: W
             (m.content or "") for m in fd.channel_messages(world.channel)
         ]
         assert not any("Something went wrong" in t or "error id" in t for t in texts)
+
+
+async def test_a_piece_that_kept_stopping_the_bot_is_reported_once_instead_of_resumed(world: World) -> None:
+    fd = world.fd
+    settings = world.settings(job_max_attempts=3)
+    async with running_bot(fd, settings, executor=GatedExecutor(settings)):
+        inter = await _create(world, "cursed polka")
+        await inter.wait_original_edit(timeout=10, predicate=lambda m: "test gate" in m.content)
+    job_id = str(inter.id)
+    with sqlite3.connect(settings.database_file) as db:
+        # A clean stop gave its start back; now pretend the bot died three times while making it.
+        assert db.execute("SELECT state, attempts FROM jobs WHERE job_id=?", (job_id,)).fetchone() == (
+            "running",
+            0,
+        )
+        db.execute("UPDATE jobs SET attempts=3 WHERE job_id=?", (job_id,))
+    executor = GatedExecutor(settings)
+    async with running_bot(fd, settings, executor=executor) as bot:
+        failed = await inter.wait_original_edit(
+            timeout=RESULT_TIMEOUT, predicate=lambda m: "stopped the bot" in m.content
+        )
+        assert bot.engine is not None
+        jobs = bot.engine.job_service
+
+        async def delivered() -> bool:
+            record = await jobs.get(job_id)
+            return record is not None and record.delivered
+
+        await _eventually(delivered, "the failure to be acknowledged")
+        await _deliverer(bot).sweep()  # a later sweep finds nothing more to post
+        record = await jobs.get(job_id)
+        assert record is not None and record.error_id
+        assert "stopped the bot 3 times while it was being made, so I gave up on it" in failed.content
+        assert f"error id `{record.error_id}`" in failed.content
+        assert "❌" in failed.content and not _has_mp3(failed)
+        assert executor.entered == []  # never started again
+    assert sum(1 for rev in failed.history if "stopped the bot" in rev.content) == 1
+    assert sum(1 for m in fd.channel_messages(world.channel) if "stopped the bot" in m.content) == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from cogs.formatting import failure_content
 from services.engine import Engine, RequestOptions
 from services.errors import RateLimited, UnknownJob
 from services.jobs.executors import ProcessExecutor, ThreadExecutor
-from services.jobs.models import JobEvent, JobState
+from services.jobs.models import JobEvent, JobRecord, JobState, MusicRequest
+from services.jobs.store import JobStore
 from services.settings import Settings
 from tests.conftest import GatedExecutor
 
@@ -149,3 +151,62 @@ async def test_worker_processes_make_music_report_progress_and_survive_a_cancel(
 
         with pytest.raises(UnknownJob):
             await jobs.cancel("p3", user_id=1)  # finished jobs can't be cancelled
+
+
+async def _record_running_job(path: Path, job_id: str, *, attempts: int, user_id: int = 1) -> None:
+    """A job as a process that died while making it leaves it: RUNNING, started `attempts` times."""
+    request = MusicRequest(prompt="calm piano", user_id=user_id, seed=5, duration_s=2.0)
+    async with JobStore(path) as store:
+        await store.insert(JobRecord(job_id, request, JobState.QUEUED, time.time()))
+        for _ in range(attempts):
+            await store.mark_running(job_id)  # each start counts one attempt; nothing ever finished it
+
+
+async def test_a_job_that_stopped_the_bot_too_often_is_failed_not_resumed(
+    settings_factory: Callable[..., Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = settings_factory(job_max_attempts=3, per_user_queued_jobs=10)
+    await _record_running_job(settings.database_file, "crasher", attempts=3)
+    await _record_running_job(settings.database_file, "unlucky", attempts=2, user_id=2)
+    executor = GatedExecutor(settings)
+    with caplog.at_level(logging.ERROR, logger="services.jobs.service"):
+        async with Engine(settings, executor=executor) as engine:
+            jobs = engine.job_service
+            failed = await jobs.get("crasher")
+            assert failed is not None and failed.state is JobState.FAILED
+            assert failed.error == (
+                "This piece stopped the bot 3 times while it was being made, so I gave up on it."
+            )
+            assert failed.error_id
+            assert [r.job_id for r in await jobs.undelivered()] == []  # no Discord delivery on this one
+            while executor.entered != ["unlucky"]:  # below the cap: resumed as before
+                await asyncio.sleep(0.01)
+            assert "crasher" not in executor.entered
+    assert any(
+        r.levelno == logging.ERROR and "crasher" in r.getMessage() and failed.error_id in r.getMessage()
+        for r in caplog.records
+    )
+
+
+async def test_a_clean_shutdown_does_not_count_as_an_attempt(
+    settings_factory: Callable[..., Settings],
+) -> None:
+    settings = settings_factory(job_max_attempts=1)
+    for _ in range(3):  # three clean restarts in the middle of making it; the cap is one start
+        executor = GatedExecutor(settings)
+        async with Engine(settings, executor=executor) as engine:
+            if await engine.job_service.get("j") is None:
+                await engine.submit(
+                    "j", engine.build_request(RequestOptions("calm piano", duration_s=2), user_id=1)
+                )
+            while executor.entered != ["j"]:
+                await asyncio.sleep(0.01)
+        async with JobStore(settings.database_file) as store:
+            record = await store.get("j")
+            assert record is not None and record.state is JobState.RUNNING and record.attempts == 0
+    executor = GatedExecutor(settings)
+    async with Engine(settings, executor=executor) as engine:
+        while executor.entered != ["j"]:  # resumed once more, not given up
+            await asyncio.sleep(0.01)
+        record = await engine.job_service.store.get("j")
+        assert record is not None and record.state is JobState.RUNNING and record.attempts == 1

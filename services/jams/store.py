@@ -1,24 +1,22 @@
 """SQLite record of jams, contributions and votes, in the same database file as the jobs.
 
-A second aiosqlite connection on the engine's database (WAL mode lets both work at
-once). The schema is owned here; a partial unique index keeps one open jam per channel
-even if two /jam start commands race.
+A connection of its own on the engine's database (WAL mode lets both work at once). The
+schema is owned here, as migrations (services/storage); a partial unique index keeps one
+open jam per channel even if two /jam start commands race.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
-from pathlib import Path
-from types import TracebackType
+from collections.abc import Collection
 from typing import Any
 
-import aiosqlite
-
 from services.jams.models import Contribution, ContributionState, Jam, JamState, Tally, VoteChoice
-from services.sqlite import connect
+from services.storage.base import SqliteStore
+from services.storage.migrations import Migration, statements
 
-_SCHEMA = """
+_FIRST_RELEASE = """
 CREATE TABLE IF NOT EXISTS jams (
     jam_id          TEXT PRIMARY KEY,
     guild_id        INTEGER,
@@ -62,39 +60,20 @@ CREATE TABLE IF NOT EXISTS jam_votes (
 """
 
 
+MIGRATIONS = (
+    Migration(1, "jams, contributions and votes as the first release made them", statements(_FIRST_RELEASE)),
+)
+
+
 class JamExists(Exception):
     """The channel already has an open jam (the unique index said so)."""
 
 
-class JamStore:
+class JamStore(SqliteStore):
     """Async access to the jam tables. Use as `async with JamStore(path) as store:`."""
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self._db: aiosqlite.Connection | None = None
-
-    async def __aenter__(self) -> JamStore:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
-
-    async def open(self) -> None:
-        self._db = await connect(self.path, _SCHEMA)
-
-    async def close(self) -> None:
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
-
-    @property
-    def db(self) -> aiosqlite.Connection:
-        if self._db is None:
-            raise RuntimeError("JamStore is not open")
-        return self._db
+    name = "jams"
+    migrations = MIGRATIONS
 
     # --- jams --------------------------------------------------------------------------------
 
@@ -159,6 +138,47 @@ class JamStore:
         ) as cur:
             row = await cur.fetchone()
         return _row_to_jam(row) if row else None
+
+    # --- retention ---------------------------------------------------------------------------
+
+    async def ended_before(self, cutoff: float) -> list[str]:
+        """Ids of jams that ended before `cutoff` (open jams never are)."""
+        async with self.db.execute(
+            "SELECT jam_id FROM jams WHERE state=? AND ended_at < ? ORDER BY ended_at",
+            (JamState.ENDED.value, cutoff),
+        ) as cur:
+            return [row["jam_id"] for row in await cur.fetchall()]
+
+    async def jam_ids(self) -> set[str]:
+        """Every jam on record, open or ended (retention keeps their folders)."""
+        async with self.db.execute("SELECT jam_id FROM jams") as cur:
+            return {row["jam_id"] for row in await cur.fetchall()}
+
+    async def delete_ended(self, jam_ids: Collection[str]) -> int:
+        """Delete these jams with their contributions and votes, in one transaction; a jam that is open
+        (or no longer exists) is left alone. Returns how many jams went."""
+        ids = list(jam_ids)
+        removed = 0
+        try:
+            for start in range(0, len(ids), 500):  # well inside SQLite's limit on bound parameters
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                ended = f"SELECT jam_id FROM jams WHERE jam_id IN ({marks}) AND state='ended'"
+                await self.db.execute(
+                    "DELETE FROM jam_votes WHERE contribution_id IN "
+                    f"(SELECT contribution_id FROM jam_contributions WHERE jam_id IN ({ended}))",
+                    chunk,
+                )
+                await self.db.execute(f"DELETE FROM jam_contributions WHERE jam_id IN ({ended})", chunk)
+                cur = await self.db.execute(
+                    f"DELETE FROM jams WHERE jam_id IN ({marks}) AND state='ended'", chunk
+                )
+                removed += cur.rowcount
+            await self.db.commit()
+        except BaseException:
+            await self.db.rollback()
+            raise
+        return removed
 
     # --- contributions -----------------------------------------------------------------------
 

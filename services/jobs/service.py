@@ -30,7 +30,7 @@ from services.errors import (
     UserError,
     backend_cannot_run,
 )
-from services.inputs import InputFetcher, stage_input
+from services.inputs import InputFetcher, discard_input, stage_input
 from services.jobs.executors import Executor, JobFailed
 from services.jobs.fairqueue import FairQueue, QueuedJob
 from services.jobs.models import DiscordDelivery, JobEvent, JobRecord, JobState, MusicRequest
@@ -54,6 +54,10 @@ class QueueEntry:
 
 
 RESTARTING = "The bot is restarting — please try again in a minute."
+
+
+def _times(n: int) -> str:
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
 
 
 def new_error_id() -> str:
@@ -165,8 +169,12 @@ class JobService:
         await self.executor.close()
 
     async def _recover(self) -> None:
-        """Requeue what was queued or running when the last process stopped; fetch again what was fetching."""
+        """Requeue what was queued or running when the last process stopped; fetch again what was fetching.
+        A job started JOB_MAX_ATTEMPTS times, each start ended by the process dying, is failed instead."""
         for record in await self.store.unfinished():
+            if record.state is not JobState.FETCHING and record.attempts >= self.settings.job_max_attempts:
+                await self._give_up(record)
+                continue
             self._records[record.job_id] = record
             if record.state is JobState.FETCHING:
                 log.info("fetching the attachment of job %s again after the restart", record.job_id)
@@ -178,6 +186,25 @@ class JobService:
             self._queue.push(QueuedJob(record.job_id, record.request.user_id))
             log.info("resuming job %s from before the restart", record.job_id)
         self._wakeup.set()
+
+    async def _give_up(self, record: JobRecord) -> None:
+        """Every start of this job ended with the bot dying (clean shutdowns give their start back), so
+        running it again would most likely take the bot down again: fail it, and say so."""
+        error_id = new_error_id()
+        log.error(
+            "job %s was being made each of the %d times the bot died; failing it instead of resuming "
+            "[error %s] (backend %s)",
+            record.job_id,
+            record.attempts,
+            error_id,
+            record.request.backend,
+        )
+        await self._finish_failed(
+            record,
+            f"This piece stopped the bot {_times(record.attempts)} while it was being made, "
+            "so I gave up on it.",
+            error_id,
+        )
 
     # --- events --------------------------------------------------------------------------------
 
@@ -416,7 +443,10 @@ class JobService:
                 )
                 await self._finish_failed(record, "Something went wrong while making this piece.", error_id)
         except asyncio.CancelledError:
-            # The service is closing: leave the job 'running' in the record so a restart resumes it.
+            # The service is closing: leave the job 'running' in the record so a restart resumes it; a clean
+            # stop is not the job's doing, so this start does not count towards JOB_MAX_ATTEMPTS.
+            if self._closing:
+                await self.store.give_back_attempt(job_id)
             raise
         except Exception:
             error_id = new_error_id()
@@ -430,6 +460,8 @@ class JobService:
             record.state = JobState.DONE
             record.result = result
             self._await_delivery(record)
+            if self.settings.input_retention_hours == 0:
+                await self._discard_input(record)
             self._emit(JobEvent(job_id, "done"))
         finally:
             self._running.pop(job_id, None)
@@ -457,6 +489,7 @@ class JobService:
         record.error_values = values
         record.error_id = error_id
         self._await_delivery(record)
+        await self._discard_input(record)  # no button can remake a failed piece: its attachment is done with
         self._emit(
             JobEvent(
                 record.job_id,
@@ -465,6 +498,11 @@ class JobService:
                 error_id=error_id,
             )
         )
+
+    async def _discard_input(self, record: JobRecord) -> None:
+        """Delete the attachment this job staged: its own folder only (a derived job uses its parent's)."""
+        if record.request.input_url is not None or record.request.input_path is not None:
+            await asyncio.to_thread(discard_input, self.settings.inputs_dir, record.job_id)
 
     # --- estimates -----------------------------------------------------------------------------
 

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Collection
 from dataclasses import asdict
 from pathlib import Path
-from types import TracebackType
 from typing import Any
-
-import aiosqlite
 
 from services.jobs.models import DiscordDelivery, JobRecord, JobState, MusicRequest, MusicResult
 from services.jobs.owners import Owners
-from services.sqlite import add_missing_columns, connect
+from services.storage.base import SqliteStore
+from services.storage.migrations import Migration, add_columns, statements
 
-_SCHEMA = """
+# The jobs table as the first release made it; every change since is a migration below.
+_FIRST_RELEASE = """
 CREATE TABLE IF NOT EXISTS jobs (
     job_id        TEXT PRIMARY KEY,
     user_id       INTEGER NOT NULL,
@@ -32,61 +32,59 @@ CREATE TABLE IF NOT EXISTS jobs (
     delivery      TEXT,
     result        TEXT,
     error         TEXT,
-    error_values  TEXT,
     error_id      TEXT,
     delivered     INTEGER NOT NULL DEFAULT 0,
     delivering_at REAL,
-    attempts      INTEGER NOT NULL DEFAULT 0,
-    delivery_owner TEXT,
-    delivery_error TEXT
+    attempts      INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, created_at);
 CREATE INDEX IF NOT EXISTS jobs_user ON jobs (user_id, created_at);
 """
 
-# Columns added after the first release; older databases get them on open.
-_ADDED_COLUMNS = {"error_values": "TEXT", "delivery_owner": "TEXT", "delivery_error": "TEXT"}
+MIGRATIONS = (
+    Migration(1, "jobs as the first release made them", statements(_FIRST_RELEASE)),
+    Migration(
+        2,
+        "error_values: what fills a failure reason's {placeholders} (untrusted, escaped where shown)",
+        (add_columns("jobs", error_values="TEXT"),),
+    ),
+    Migration(
+        3,
+        "delivery claims name their owner; why an outcome could never be posted",
+        (add_columns("jobs", delivery_owner="TEXT", delivery_error="TEXT"),),
+    ),
+    Migration(
+        4,
+        "jobs_finished: retention finds old finished jobs without reading every row",
+        ("CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished_at)",),
+    ),
+)
+
+_FINISHED = (JobState.DONE.value, JobState.FAILED.value, JobState.CANCELLED.value)
 
 # A delivery claim older than this is free even if its owner looks alive (stuck, or an owner whose liveness
 # cannot be checked). One delivery attempt is bounded well below it (DELIVERY_ATTEMPT_TIMEOUT_S).
 DELIVERY_LEASE_S = 120.0
 
 
-class JobStore:
+class JobStore(SqliteStore):
     """Async access to the jobs table. Use as `async with JobStore(path) as store:`."""
 
+    name = "jobs"
+    migrations = MIGRATIONS
+
     def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self._db: aiosqlite.Connection | None = None
+        super().__init__(path)
         # Delivery claims name this store's owner; lock files beside the database tell live owners from dead.
         memory = str(path) == ":memory:"
         self.owners = Owners(None if memory else self.path.with_name(self.path.name + ".owners"))
 
-    async def __aenter__(self) -> JobStore:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
-
-    async def open(self) -> None:
-        self._db = await connect(self.path, _SCHEMA)
-        await add_missing_columns(self._db, "jobs", _ADDED_COLUMNS)
+    async def _opened(self) -> None:
         self.owners.start()
 
     async def close(self) -> None:
         self.owners.stop()
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
-
-    @property
-    def db(self) -> aiosqlite.Connection:
-        if self._db is None:
-            raise RuntimeError("JobStore is not open")
-        return self._db
+        await super().close()
 
     # --- writes ------------------------------------------------------------------------------
 
@@ -112,6 +110,15 @@ class JobStore:
         await self.db.execute(
             "UPDATE jobs SET state=?, started_at=?, attempts=attempts+1 WHERE job_id=?",
             (JobState.RUNNING.value, time.time(), job_id),
+        )
+        await self.db.commit()
+
+    async def give_back_attempt(self, job_id: str) -> None:
+        """A clean shutdown interrupted this job: that start was not the job's doing, so it does not count
+        towards JOB_MAX_ATTEMPTS (only starts that ended with the process dying do)."""
+        await self.db.execute(
+            "UPDATE jobs SET attempts=MAX(attempts-1, 0) WHERE job_id=? AND state=?",
+            (job_id, JobState.RUNNING.value),
         )
         await self.db.commit()
 
@@ -222,7 +229,7 @@ class JobStore:
         async with self.db.execute(
             "SELECT * FROM jobs WHERE state IN (?, ?, ?) AND delivered=0 AND delivery IS NOT NULL "
             "ORDER BY created_at",
-            (JobState.DONE.value, JobState.FAILED.value, JobState.CANCELLED.value),
+            _FINISHED,
         ) as cur:
             rows = await cur.fetchall()
         return [_row_to_record(r) for r in rows]
@@ -233,6 +240,34 @@ class JobStore:
         ) as cur:
             rows = await cur.fetchall()
         return [_row_to_record(r) for r in rows]
+
+    async def states(self, job_ids: Collection[str]) -> dict[str, tuple[JobState, float | None]]:
+        """State and finish time of each of these jobs that has a row (retention asks about folders)."""
+        ids = list(job_ids)
+        found: dict[str, tuple[JobState, float | None]] = {}
+        for start in range(0, len(ids), 500):  # well inside SQLite's limit on bound parameters
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            async with self.db.execute(
+                f"SELECT job_id, state, finished_at FROM jobs WHERE job_id IN ({marks})", chunk
+            ) as cur:
+                for row in await cur.fetchall():
+                    found[row["job_id"]] = (JobState(row["state"]), row["finished_at"])
+        return found
+
+    # --- retention ---------------------------------------------------------------------------
+
+    async def prune_finished(self, cutoff: float) -> int:
+        """Delete jobs that finished before `cutoff` and need nothing more: delivered, given up, or never
+        meant for Discord. Unfinished jobs and outcomes still to post are never deleted. Returns how many."""
+        marks = ",".join("?" * len(_FINISHED))
+        cur = await self.db.execute(
+            f"DELETE FROM jobs WHERE state IN ({marks}) AND finished_at < ? "
+            "AND (delivered=1 OR delivery IS NULL)",
+            (*_FINISHED, cutoff),
+        )
+        await self.db.commit()
+        return cur.rowcount
 
     async def finished_before(self, cutoff: float) -> list[JobRecord]:
         async with self.db.execute(
