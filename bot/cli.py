@@ -59,7 +59,7 @@ async def _make(args: argparse.Namespace, settings: Settings) -> int:
                 origin="cli",  # the operator: per-server switches (code off by default) do not apply
             )
             job_id = f"cli-{int(time.time() * 1000)}"
-            events = engine.job_service.subscribe()
+            events = engine.jobs.subscribe()
             await engine.submit(job_id, request)
             tty = sys.stderr.isatty()
             try:
@@ -79,7 +79,7 @@ async def _make(args: argparse.Namespace, settings: Settings) -> int:
             finally:
                 if tty and not args.quiet:
                     print(file=sys.stderr)  # end the progress bar's line, interrupted or not
-            record = await engine.job_service.get(job_id)
+            record = await engine.jobs.get(job_id)
         except UserError as exc:
             print(f"promptjam: {exc.message}", file=sys.stderr)
             return 2

@@ -1,4 +1,9 @@
-"""The bot: a commands.Bot that opens the engine in setup_hook and closes it on the way out."""
+"""The bot: a commands.Bot that opens the engine in setup_hook, loads the cogs as extensions, and
+closes everything on the way out.
+
+The engine (jobs, jams, per-server settings) and the Deliverer (progress and results for every job,
+jam renders included) belong to the bot, not to a cog: cogs translate Discord to engine calls and back.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +14,16 @@ from typing import Any
 import discord
 from discord.ext import commands
 
-from cogs.jams import JamsCog
-from cogs.music import MusicCog
-from cogs.views import JobButton
+from bot.commands_sync import sync_if_changed
+from cogs.delivery import Deliverer
 from services.engine import Engine
-from services.jams.service import JamService
 from services.jobs.executors import Executor
 from services.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# The cogs, loaded as extensions (each module's `setup`), in this order.
+EXTENSIONS = ("cogs.music", "cogs.jams")
 
 
 class PromptJamBot(commands.Bot):
@@ -29,6 +35,7 @@ class PromptJamBot(commands.Bot):
         *,
         executor: Executor | None = None,
         sync_commands: bool = True,
+        force_sync: bool = False,
         **options: Any,
     ) -> None:
         intents = discord.Intents.default()
@@ -44,38 +51,50 @@ class PromptJamBot(commands.Bot):
         self.settings = settings
         self._executor = executor
         self._sync_commands = sync_commands
-        self.engine: Engine | None = None
-        self.jams: JamService | None = None  # prompt jams: same database file as the engine's jobs
+        self._force_sync = force_sync
+        self._engine: Engine | None = None
+        self._deliverer: Deliverer | None = None
         self.set_up = False  # setup_hook finished: engine open, cogs loaded, commands synced
 
+    @property
+    def engine(self) -> Engine:
+        """The services facade; open from setup_hook until close."""
+        if self._engine is None:
+            raise RuntimeError("the bot is not set up")
+        return self._engine
+
+    @property
+    def deliverer(self) -> Deliverer:
+        """Progress edits and delivery of every job's outcome, for live interactions and after restarts."""
+        if self._deliverer is None:
+            raise RuntimeError("the bot is not set up")
+        return self._deliverer
+
     async def setup_hook(self) -> None:
-        self.engine = Engine(self.settings, executor=self._executor)
-        await self.engine.__aenter__()
+        engine = Engine(self.settings, executor=self._executor)
+        await engine.__aenter__()
+        self._engine = engine
         # Answer /music backends instantly later: import the backends' light modules and probe the
         # sandbox once now, off the event loop.
-        await asyncio.to_thread(self.engine.backends)
-        self.add_dynamic_items(JobButton)
-        music = MusicCog(self, self.engine)
-        await self.add_cog(music)
-        self.jams = await JamService(
-            self.settings, self.settings.database_file, policy=self.engine.policy
-        ).__aenter__()
-        await self.add_cog(JamsCog(self, self.engine, self.jams, music.deliverer))  # it posts jam renders too
+        await asyncio.to_thread(engine.backends)
+        self._deliverer = Deliverer(self, engine, interval_s=self.settings.progress_interval_s)
+        self._deliverer.start()
+        for name in EXTENSIONS:
+            await self.load_extension(name)
         if self._sync_commands:
-            await self.sync_commands()
+            await self.sync_commands(force=self._force_sync)
         self.set_up = True
 
-    async def sync_commands(self) -> list[Any]:
-        """Guild sync (instant) when DISCORD_GUILD_ID is set, global sync otherwise."""
-        if self.settings.discord_guild_id:
-            guild = discord.Object(self.settings.discord_guild_id)
-            self.tree.copy_global_to(guild=guild)
-            synced = await self.tree.sync(guild=guild)
-            log.info("synced %d commands to guild %s", len(synced), self.settings.discord_guild_id)
-        else:
-            synced = await self.tree.sync()
-            log.info("synced %d global commands (they may take a while to appear)", len(synced))
-        return synced
+    async def sync_commands(self, *, force: bool = False) -> bool:
+        """Guild sync (instant) when DISCORD_GUILD_ID is set, global otherwise; only when the commands
+        changed since the last sync from this data folder, unless `force`. True when it synced."""
+        return await sync_if_changed(
+            self.tree,
+            application_id=self.application_id,
+            guild_id=self.settings.discord_guild_id,
+            data_dir=self.settings.data_dir,
+            force=force,
+        )
 
     async def on_ready(self) -> None:
         user = self.user
@@ -85,21 +104,19 @@ class PromptJamBot(commands.Bot):
         """Stop cleanly: accept nothing new (users are told the bot is restarting), give running jobs
         `grace_s` to finish and be delivered, then close. Jobs still running are left 'running' in the
         database and resumed by the next start; queued ones simply wait for it."""
-        if self.engine is not None and self.engine.jobs is not None:
-            left = await self.engine.jobs.drain(grace_s, hurry=hurry)
+        if self._engine is not None and self._engine.is_open:
+            left = await self._engine.jobs.drain(grace_s, hurry=hurry)
             if left:
                 log.info("%d job(s) still running; they resume at the next start", len(left))
         await self.close()
 
     async def close(self) -> None:
         try:
-            for name in list(self.cogs):
-                await self.remove_cog(name)
+            await super().close()  # unloads the extensions (their cogs stop their tasks), then the gateway
         finally:
-            await super().close()
-            if self.jams is not None:
-                await self.jams.__aexit__(None, None, None)
-                self.jams = None
-            if self.engine is not None:
-                await self.engine.__aexit__(None, None, None)
-                self.engine = None
+            if self._deliverer is not None:
+                await self._deliverer.stop()
+                self._deliverer = None
+            if self._engine is not None:
+                await self._engine.__aexit__(None, None, None)
+                self._engine = None

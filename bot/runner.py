@@ -58,7 +58,7 @@ async def serve(bot: PromptJamBot, token: str, *, grace_s: float) -> None:
 
 def run_bot(settings: Settings, token: str, *, sync_only: bool = False) -> int:
     setup_bot_logging(settings, token)
-    bot = PromptJamBot(settings)
+    bot = PromptJamBot(settings, force_sync=sync_only)  # `promptjam sync` syncs even when unchanged
     try:
         if sync_only:
             asyncio.run(_sync_and_exit(bot, token))

@@ -85,13 +85,13 @@ class Deliverer:
     # --- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._queue = self.engine.job_service.subscribe()
+        self._queue = self.engine.jobs.subscribe()
         self._pump = asyncio.create_task(self._run(), name="promptjam-deliverer")
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="promptjam-delivery-sweep")
 
     async def stop(self) -> None:
         """Stop everything; a delivery cut short gives its claim back, so the next process posts it."""
-        self.engine.job_service.unsubscribe(self._queue)
+        self.engine.jobs.unsubscribe(self._queue)
         tasks = [
             t
             for t in [self._pump, self._sweeper, *self._pending.values(), *self._tasks, *self._loops.values()]
@@ -126,7 +126,7 @@ class Deliverer:
 
     async def sweep(self) -> None:
         """Start a delivery loop for every undelivered job that has none here."""
-        for record in await self.engine.job_service.undelivered():
+        for record in await self.engine.jobs.undelivered():
             ready = self._ready.get(record.job_id)
             if ready is not None and not ready.is_set():
                 continue  # its reply is still being deferred; _finish starts it after
@@ -175,7 +175,7 @@ class Deliverer:
                 await ready.wait()
             await asyncio.sleep(wait)
             event = self._latest.get(job_id)
-            record = await self.engine.job_service.get(job_id)
+            record = await self.engine.jobs.get(job_id)
             if event is None or record is None or record.state.finished or record.delivery is None:
                 return
             self._last_edit[job_id] = time.monotonic()
@@ -229,7 +229,7 @@ class Deliverer:
     async def _deliver_until_done(self, job_id: str) -> None:
         """Try to post one job's outcome until it is posted, can never be, or another live owner holds it
         (then a later sweep looks again)."""
-        jobs = self.engine.job_service
+        jobs = self.engine.jobs
         route = _Route()
         failures = 0
         last: Failure | None = None
@@ -265,7 +265,7 @@ class Deliverer:
     async def _attempt(self, record: JobRecord, delivery: DiscordDelivery, route: _Route) -> Failure | None:
         """One claimed try. Posted or refused for good: acknowledged, None. Worth retrying: the claim is
         given back and the failure returned."""
-        jobs = self.engine.job_service
+        jobs = self.engine.jobs
         try:
             # Bounded: discord.py retries a 5xx for ~25 s by itself, and a stalled upload could hang for
             # minutes; both kinds of post are safe to repeat (an edit of @original, a nonce'd channel post).
@@ -297,7 +297,7 @@ class Deliverer:
 
     async def _give_up(self, record: JobRecord, last: Failure | None) -> None:
         """Past the horizon: stop for good, under the claim so a live sender elsewhere is not overruled."""
-        jobs = self.engine.job_service
+        jobs = self.engine.jobs
         if not await jobs.claim_delivery(record.job_id):
             return
         horizon = self.policy.give_up_s

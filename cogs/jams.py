@@ -12,7 +12,7 @@ import asyncio
 import logging
 import re
 from contextlib import suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -26,11 +26,14 @@ from cogs.starting import start_job
 from services.engine import Engine
 from services.errors import UserError
 from services.jams.models import ContributionState, Jam, JamState, VoteChoice
-from services.jams.service import JamOptions, JamService, JamSnapshot
+from services.jams.service import JamOptions, JamSnapshot
 from services.jams.timing import clock
 from services.jobs.models import MusicRequest
 from services.parsing import parse_id
 from services.untrusted import clean
+
+if TYPE_CHECKING:
+    from bot.client import PromptJamBot
 
 log = logging.getLogger(__name__)
 
@@ -176,11 +179,11 @@ class JamsCog(commands.Cog, name="Jams"):
         name="jam", description="Write a piece together, one prompt each", guild_only=True
     )
 
-    def __init__(self, bot: commands.Bot, engine: Engine, jams: JamService, deliverer: Deliverer) -> None:
+    def __init__(self, bot: commands.Bot, engine: Engine, deliverer: Deliverer) -> None:
         self.bot = bot
         self.engine = engine
-        self.jams = jams
-        self.deliverer = deliverer  # the music cog's: it shows every job's progress and result
+        self.jams = engine.jams
+        self.deliverer = deliverer  # the bot's: it shows every job's progress and result, jam renders too
         self._card_dirty: set[str] = set()
         self._card_tasks: dict[str, asyncio.Task[None]] = {}
 
@@ -417,7 +420,7 @@ class JamsCog(commands.Cog, name="Jams"):
     async def _render(self, interaction: discord.Interaction[Any], request: MusicRequest) -> None:
         """Admit (refusals stay private), defer, submit; the Deliverer shows progress and the result."""
         request = request.derive(channel_id=interaction.channel_id or request.channel_id)
-        await start_job(interaction, self.engine.job_service, self.deliverer, request)
+        await start_job(interaction, self.engine.jobs, self.deliverer, request)
 
     # --- buttons -------------------------------------------------------------------------------
 
@@ -513,3 +516,8 @@ def _channel(interaction: discord.Interaction[Any]) -> int:
     if interaction.channel_id is None:
         raise UserError("Jams live in a server channel.")
     return interaction.channel_id
+
+
+async def setup(bot: PromptJamBot) -> None:
+    """Extension entry point (`bot.load_extension("cogs.jams")`)."""
+    await bot.add_cog(JamsCog(bot, bot.engine, bot.deliverer))

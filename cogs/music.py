@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 from discord import app_commands
@@ -29,11 +29,15 @@ from cogs.formatting import (
     warning_text,
 )
 from cogs.starting import start_job
+from cogs.views import JobButton
 from services.engine import Engine, RequestOptions
 from services.errors import UserError
 from services.jobs.models import DiscordDelivery, JobState, MusicRequest
 from services.logtext import clip
 from services.presenting import fmt_duration
+
+if TYPE_CHECKING:
+    from bot.client import PromptJamBot
 
 log = logging.getLogger(__name__)
 
@@ -75,20 +79,20 @@ class MusicCog(commands.Cog, name="Music"):
 
     music = app_commands.Group(name="music", description="Make music from words")
 
-    def __init__(self, bot: commands.Bot, engine: Engine) -> None:
+    def __init__(self, bot: commands.Bot, engine: Engine, deliverer: Deliverer) -> None:
         self.bot = bot
         self.engine = engine
-        self.deliverer = Deliverer(bot, engine, interval_s=engine.settings.progress_interval_s)
+        self.deliverer = deliverer  # the bot's: it shows progress and posts results of every job
         self.hear_menu = app_commands.ContextMenu(name="Hear this image", callback=self.hear_image)
         self.hear_menu.error(self._context_menu_error)
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.hear_menu)
-        self.deliverer.start()
+        self.bot.add_dynamic_items(JobButton)
 
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.hear_menu.name, type=self.hear_menu.type)
-        await self.deliverer.stop()
+        self.bot.remove_dynamic_items(JobButton)
 
     async def _context_menu_error(
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
@@ -99,7 +103,7 @@ class MusicCog(commands.Cog, name="Music"):
 
     async def _start_job(self, interaction: discord.Interaction[Any], request: MusicRequest) -> None:
         """Admit, defer, submit (cogs/starting.py): 'thinking…' within milliseconds, then progress."""
-        await start_job(interaction, self.engine.job_service, self.deliverer, request)
+        await start_job(interaction, self.engine.jobs, self.deliverer, request)
 
     def _request(self, interaction: discord.Interaction[Any], options: RequestOptions) -> MusicRequest:
         """A validated request from what the user typed, with who and where it came from."""
@@ -337,7 +341,7 @@ class MusicCog(commands.Cog, name="Music"):
         if source is None:
             return
         job_id = f"msg-{message.id}"
-        jobs = self.engine.job_service
+        jobs = self.engine.jobs
         try:
             request = self.engine.build_request(
                 RequestOptions(
@@ -387,11 +391,11 @@ class MusicCog(commands.Cog, name="Music"):
 
     @music.command(name="queue", description="Your pieces waiting or being made")
     async def queue(self, interaction: discord.Interaction[Any]) -> None:
-        entries = self.engine.job_service.queue_for(interaction.user.id)
+        entries = self.engine.jobs.queue_for(interaction.user.id)
         if not entries:
             await interaction.response.send_message("You have nothing in the queue.", ephemeral=True)
             return
-        total = self.engine.job_service.queue_length()
+        total = self.engine.jobs.queue_length()
         footer = f"\n\n{total} piece(s) in the queue in all. Cancel one with `/music cancel`."
         listing = ""
         for i, e in enumerate(entries):
@@ -413,7 +417,7 @@ class MusicCog(commands.Cog, name="Music"):
     @music.command(name="cancel", description="Cancel one of your queued or running pieces")
     @app_commands.describe(job="The piece to cancel (see /music queue)")
     async def cancel(self, interaction: discord.Interaction[Any], job: str) -> None:
-        record = await self.engine.job_service.cancel(job.strip(), interaction.user.id)
+        record = await self.engine.jobs.cancel(job.strip(), interaction.user.id)
         await interaction.response.send_message(
             f"🛑 Cancelled `{record.job_id}` — {safe_text(record.request.prompt, 80)}",
             ephemeral=True,
@@ -424,7 +428,7 @@ class MusicCog(commands.Cog, name="Music"):
     async def _cancel_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        entries = self.engine.job_service.queue_for(interaction.user.id)
+        entries = self.engine.jobs.queue_for(interaction.user.id)
         return [
             app_commands.Choice(name=fit_choice_name(f"{e.job_id} · {e.prompt}"), value=e.job_id)
             for e in entries
@@ -453,7 +457,7 @@ class MusicCog(commands.Cog, name="Music"):
             await self._report_error(interaction, exc)
 
     async def _send_midi(self, interaction: discord.Interaction[Any], job_id: str) -> None:
-        record = await self.engine.job_service.get(job_id)
+        record = await self.engine.jobs.get(job_id)
         path = record.result.midi_path if record and record.result else None
         data = await asyncio.to_thread(self.engine.result_file, path)
         if data is None:
@@ -476,3 +480,8 @@ class MusicCog(commands.Cog, name="Music"):
 
     async def _report_error(self, interaction: discord.Interaction[Any], error: BaseException) -> None:
         await report_error(interaction, error, context="music")
+
+
+async def setup(bot: PromptJamBot) -> None:
+    """Extension entry point (`bot.load_extension("cogs.music")`)."""
+    await bot.add_cog(MusicCog(bot, bot.engine, bot.deliverer))

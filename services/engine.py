@@ -21,7 +21,7 @@ from services.backends.registry import all_statuses, backend_status, backends_ta
 from services.errors import UnknownJob, UserError, backend_cannot_run
 from services.guild_settings import GuildSettingsStore
 from services.inputs import check_audio_name, check_declared_size
-from services.jams.store import JamStore
+from services.jams.service import JamService
 from services.jobs.executors import Executor, make_executor
 from services.jobs.models import Action, DiscordDelivery, JobRecord, MusicRequest, Origin
 from services.jobs.service import JobService
@@ -70,8 +70,9 @@ class Engine:
         self._database = database if database is not None else settings.database_file
         self._stack = AsyncExitStack()
         self.store: JobStore | None = None
-        self.jobs: JobService | None = None
-        self.guild_settings: GuildSettingsStore | None = None
+        self._jobs: JobService | None = None
+        self._guilds: GuildSettingsStore | None = None
+        self._jams: JamService | None = None
         self._policy: Policy | None = None
         self._retention: Retention | None = None
 
@@ -79,20 +80,21 @@ class Engine:
         try:
             self.settings.data_dir.mkdir(parents=True, exist_ok=True)
             self.store = await self._stack.enter_async_context(JobStore(self._database))
-            self.guild_settings = await self._stack.enter_async_context(GuildSettingsStore(self._database))
-            # The engine keeps no jams itself, but it prunes ended ones: a connection of its own for that.
-            jams = await self._stack.enter_async_context(JamStore(self._database))
-            self._retention = Retention(self.settings, self.store, jams)
-            self._policy = Policy(self.settings, self.guild_settings)
+            self._guilds = await self._stack.enter_async_context(GuildSettingsStore(self._database))
+            self._policy = Policy(self.settings, self._guilds)
+            self._jams = await self._stack.enter_async_context(
+                JamService(self.settings, self._database, policy=self._policy)
+            )
+            self._retention = Retention(self.settings, self.store, self._jams.store)
             executor = self._executor or make_executor(self.settings)
-            self.jobs = await self._stack.enter_async_context(
+            self._jobs = await self._stack.enter_async_context(
                 JobService(self.settings, self.store, executor, self._policy)
             )
             self._pruner = asyncio.create_task(self._prune_forever(), name="promptjam-pruner")
             self._stack.push_async_callback(self._stop_pruner)
         except BaseException:  # failed or cancelled half way (a stop during start-up): close what opened
             await self._stack.aclose()
-            self.store = self.jobs = self.guild_settings = None
+            self.store = self._jobs = self._guilds = self._jams = None
             raise
         return self
 
@@ -127,10 +129,22 @@ class Engine:
         await self._stack.aclose()
 
     @property
+    def is_open(self) -> bool:
+        return self._jobs is not None
+
+    @property
     def guilds(self) -> GuildSettingsStore:
-        if self.guild_settings is None:
+        """Per-server settings admins change (listening channels, the code switch)."""
+        if self._guilds is None:
             raise RuntimeError("Engine is not open")
-        return self.guild_settings
+        return self._guilds
+
+    @property
+    def jams(self) -> JamService:
+        """Prompt jams: same database, same policy as jobs."""
+        if self._jams is None:
+            raise RuntimeError("Engine is not open")
+        return self._jams
 
     @property
     def policy(self) -> Policy:
@@ -140,10 +154,11 @@ class Engine:
         return self._policy
 
     @property
-    def job_service(self) -> JobService:
-        if self.jobs is None:
+    def jobs(self) -> JobService:
+        """The job seam: admission, queue, events, delivery claims."""
+        if self._jobs is None:
             raise RuntimeError("Engine is not open")
-        return self.jobs
+        return self._jobs
 
     # --- backends ------------------------------------------------------------------------------
 
@@ -245,7 +260,7 @@ class Engine:
 
         It is admitted like a new request: a rule changed since the first piece (code switched off
         here) applies to the new one."""
-        parent = await self.job_service.get(parent_job_id)
+        parent = await self.jobs.get(parent_job_id)
         if parent is None or parent.result is None:
             raise UnknownJob("That piece is no longer available to build on.")
         req = parent.request
@@ -283,7 +298,7 @@ class Engine:
     async def submit(
         self, job_id: str, request: MusicRequest, delivery: DiscordDelivery | None = None
     ) -> JobRecord:
-        return await self.job_service.submit(job_id, request, delivery)
+        return await self.jobs.submit(job_id, request, delivery)
 
     def result_file(self, path: str | None) -> bytes | None:
         """Read a result file written by a worker, if it still exists and lies in our results folder."""

@@ -21,7 +21,6 @@ async def fake_discord() -> AsyncIterator[FakeDiscord]:
 
 import asyncio  # noqa: E402
 import contextlib  # noqa: E402
-import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -63,13 +62,15 @@ async def running_bot(
     fd: FakeDiscord, settings: Settings, *, executor: Executor | None = None
 ) -> AsyncIterator[PromptJamBot]:
     """Start the real promptjam bot against the fake Discord; wait for its commands; always close it."""
-    started = time.monotonic()
     identified = fd.gateway.identifies
     bot = BotUnderTest(settings, executor=executor, guild_ready_timeout=0.05)
     task = asyncio.create_task(bot.start(fd.bot_token))
     try:
-        await fd.wait_commands_synced(guild_id=settings.discord_guild_id, after=started, timeout=60)
-        await fd.wait_identifies(identified + 1, timeout=30)
+        # discord.py runs setup_hook (engine, cogs, a command sync when they changed) before it
+        # identifies, so a new IDENTIFY means the bot is set up; its commands are on the fake Discord,
+        # synced now or by an earlier start from the same data folder.
+        await fd.wait_identifies(identified + 1, timeout=90)
+        assert bot.set_up
         await fd.wait_ready(timeout=30)
         yield bot
     finally:

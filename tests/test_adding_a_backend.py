@@ -92,7 +92,7 @@ async def test_the_job_service_runs_it_in_the_lane_its_record_names(
         async with Engine(settings) as engine:  # the executors make_executor builds from the records
             request = engine.build_request(RequestOptions("a tone", backend="sine", duration_s=2), user_id=1)
             await engine.submit("s1", request)
-            record = await asyncio.wait_for(engine.job_service.wait("s1"), RESULT_TIMEOUT)
+            record = await asyncio.wait_for(engine.jobs.wait("s1"), RESULT_TIMEOUT)
     finally:
         unregister("sine")
     assert record.state is JobState.DONE and record.result is not None, record.error

@@ -256,7 +256,7 @@ async def test_what_can_never_be_delivered_stops_after_the_horizon_and_is_logged
         job_id = str(inter.id)
 
         assert bot.engine is not None
-        jobs = bot.engine.job_service
+        jobs = bot.engine.jobs
 
         async def given_up() -> bool:
             record = await jobs.get(job_id)
@@ -305,7 +305,7 @@ async def test_a_post_refused_for_good_is_replaced_by_a_short_notice_and_not_ret
         assert notice.content.startswith(f"<@{world.alice.id}>")
         assert [str(u) for u in (notice.allowed_mentions or {}).get("users", [])] == [str(world.alice.id)]
         assert bot.engine is not None
-        jobs = bot.engine.job_service
+        jobs = bot.engine.jobs
 
         async def acknowledged() -> bool:
             record = await jobs.get(str(inter.id))
@@ -360,7 +360,7 @@ async def test_a_piece_that_kept_stopping_the_bot_is_reported_once_instead_of_re
             timeout=RESULT_TIMEOUT, predicate=lambda m: "stopped the bot" in m.content
         )
         assert bot.engine is not None
-        jobs = bot.engine.job_service
+        jobs = bot.engine.jobs
 
         async def delivered() -> bool:
             record = await jobs.get(job_id)

@@ -35,7 +35,7 @@ async def test_users_take_turns(settings_factory: Callable[..., Settings]) -> No
     settings = settings_factory(per_user_queued_jobs=10, user_jobs_per_minute=100)
     executor = GatedExecutor(settings)
     async with Engine(settings, executor=executor) as engine:
-        jobs = engine.job_service
+        jobs = engine.jobs
         await engine.submit("a0", engine.build_request(RequestOptions("calm piano", duration_s=2), user_id=1))
         while executor.entered != ["a0"]:
             await asyncio.sleep(0.01)
@@ -57,7 +57,7 @@ async def test_submit_is_idempotent_and_rate_limited(settings_factory: Callable[
         req = engine.build_request(RequestOptions("calm piano", duration_s=2), user_id=1)
         first = await engine.submit("j1", req)
         again = await engine.submit("j1", req)
-        assert again.job_id == first.job_id and engine.job_service.queue_length() == 1
+        assert again.job_id == first.job_id and engine.jobs.queue_length() == 1
         await engine.submit("j2", req)
         with pytest.raises(RateLimited, match="try again in"):
             await engine.submit("j3", req)
@@ -69,7 +69,7 @@ async def test_a_job_that_runs_too_long_is_stopped_and_reported(
     settings = settings_factory(job_timeout_s=1)
     async with Engine(settings, executor=GatedExecutor(settings)) as engine:  # the gate never opens
         await engine.submit("slow", engine.build_request(RequestOptions("calm piano"), user_id=1))
-        record = await asyncio.wait_for(engine.job_service.wait("slow"), 30)
+        record = await asyncio.wait_for(engine.jobs.wait("slow"), 30)
         assert record.state is JobState.FAILED
         assert record.error is not None and "longer than 1 s" in record.error
 
@@ -81,7 +81,7 @@ async def test_an_unexpected_failure_gets_an_error_id_that_is_logged(
     broken.write_bytes(b"RIFF\x00\x00\x00\x00not a soundfont")
     settings = settings_factory(soundfont_path=broken)
     async with Engine(settings, executor=ThreadExecutor(settings)) as engine:
-        q = engine.job_service.subscribe()
+        q = engine.jobs.subscribe()
         await engine.submit(
             "bad", engine.build_request(RequestOptions("calm piano", duration_s=2), user_id=1)
         )
@@ -102,13 +102,13 @@ async def test_a_plain_value_error_shows_an_error_id_not_its_text(
     id, and the log holds the text and the traceback under that id."""
     settings = settings_factory()
     async with Engine(settings, executor=ThreadExecutor(settings)) as engine:
-        q = engine.job_service.subscribe()
+        q = engine.jobs.subscribe()
         checked = engine.build_request(RequestOptions("calm piano", duration_s=2), user_id=1)
         # a request that skipped build_request's checks: the styles interpreter raises ValueError on it
         await engine.submit("unchecked", checked.derive(bpm=1000.0))
         with caplog.at_level(logging.ERROR):
             events = await _events_until_done(engine, "unchecked", q)
-        record = await engine.job_service.get("unchecked")
+        record = await engine.jobs.get("unchecked")
     failed = events[-1]
     assert failed.kind == "failed" and failed.error_id
     assert failed.message == "Something went wrong while making this piece."
@@ -126,7 +126,7 @@ async def test_worker_processes_make_music_report_progress_and_survive_a_cancel(
 ) -> None:
     settings = settings_factory(worker_mode="process", per_user_queued_jobs=10, user_jobs_per_minute=100)
     async with Engine(settings, executor=ProcessExecutor(settings, warm=())) as engine:
-        jobs = engine.job_service
+        jobs = engine.jobs
         q = jobs.subscribe()
         await engine.submit(
             "p1", engine.build_request(RequestOptions("funky disco", duration_s=4), user_id=1)
@@ -171,7 +171,7 @@ async def test_a_job_that_stopped_the_bot_too_often_is_failed_not_resumed(
     executor = GatedExecutor(settings)
     with caplog.at_level(logging.ERROR, logger="services.jobs.service"):
         async with Engine(settings, executor=executor) as engine:
-            jobs = engine.job_service
+            jobs = engine.jobs
             failed = await jobs.get("crasher")
             assert failed is not None and failed.state is JobState.FAILED
             assert failed.error == (
@@ -195,7 +195,7 @@ async def test_a_clean_shutdown_does_not_count_as_an_attempt(
     for _ in range(3):  # three clean restarts in the middle of making it; the cap is one start
         executor = GatedExecutor(settings)
         async with Engine(settings, executor=executor) as engine:
-            if await engine.job_service.get("j") is None:
+            if await engine.jobs.get("j") is None:
                 await engine.submit(
                     "j", engine.build_request(RequestOptions("calm piano", duration_s=2), user_id=1)
                 )
@@ -208,5 +208,5 @@ async def test_a_clean_shutdown_does_not_count_as_an_attempt(
     async with Engine(settings, executor=executor) as engine:
         while executor.entered != ["j"]:  # resumed once more, not given up
             await asyncio.sleep(0.01)
-        record = await engine.job_service.store.get("j")
+        record = await engine.jobs.store.get("j")
         assert record is not None and record.state is JobState.RUNNING and record.attempts == 1

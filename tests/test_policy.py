@@ -32,16 +32,16 @@ async def engine(settings_factory: Callable[..., Settings]) -> AsyncIterator[Eng
 async def test_a_code_job_for_a_server_with_code_off_is_refused_at_submit(engine: Engine) -> None:
     request = MusicRequest(prompt="a hum", backend="code", guild_id=GUILD, user_id=1)
     with pytest.raises(NotAllowed, match="allow-code"):
-        await engine.job_service.submit("j1", request)
+        await engine.jobs.submit("j1", request)
     with pytest.raises(NotAllowed, match="allow-code"):
-        engine.job_service.admit(request, reserve="j1")
-    assert await engine.job_service.get("j1") is None  # nothing was recorded
+        engine.jobs.admit(request, reserve="j1")
+    assert await engine.jobs.get("j1") is None  # nothing was recorded
     in_a_dm = MusicRequest(prompt="a hum", backend="code", guild_id=None, user_id=1)
     with pytest.raises(NotAllowed, match="direct messages"):
-        await engine.job_service.submit("j2", in_a_dm)
+        await engine.jobs.submit("j2", in_a_dm)
 
     await engine.guilds.set_code_enabled(GUILD, True)
-    engine.job_service.policy.check(request)  # the admins' switch is what decides
+    engine.jobs.policy.check(request)  # the admins' switch is what decides
 
 
 @needs_code
@@ -49,16 +49,16 @@ async def test_the_switch_is_checked_again_at_submit(engine: Engine) -> None:
     """A request admitted while code was on (the cog deferring) meets the switch turned off meanwhile."""
     request = MusicRequest(prompt="a hum", backend="code", guild_id=GUILD, user_id=1)
     await engine.guilds.set_code_enabled(GUILD, True)
-    engine.job_service.admit(request, reserve="j3")
+    engine.jobs.admit(request, reserve="j3")
     await engine.guilds.set_code_enabled(GUILD, False)
     with pytest.raises(NotAllowed):
-        await engine.job_service.submit("j3", request)
-    engine.job_service.release("j3")
-    assert await engine.job_service.get("j3") is None
+        await engine.jobs.submit("j3", request)
+    engine.jobs.release("j3")
+    assert await engine.jobs.get("j3") is None
 
 
 async def test_the_operator_at_the_command_line_may_use_every_enabled_backend(engine: Engine) -> None:
-    policy = engine.job_service.policy
+    policy = engine.jobs.policy
     policy.check(MusicRequest(prompt="a hum", backend="code", guild_id=None, origin="cli"))
     request = engine.build_request(RequestOptions("calm piano", backend="styles"), origin="cli")
     assert request.origin == "cli"
@@ -86,15 +86,15 @@ async def test_input_and_limit_rules_hold_for_requests_that_skip_the_cogs(
     engine: Engine, request_: MusicRequest, expected: str
 ) -> None:
     with pytest.raises(UserError, match=expected):
-        await engine.job_service.submit("r1", request_)
-    assert await engine.job_service.get("r1") is None
+        await engine.jobs.submit("r1", request_)
+    assert await engine.jobs.get("r1") is None
 
 
 async def test_a_jam_render_is_checked_like_any_job(engine: Engine) -> None:
     plan = JamPlan("jam1", "", 120.0, "C major", 2, 4, 1.0, (JamSegment(1, "hum", 3, 1, "alice"),))
     render = MusicRequest(prompt="Prompt jam (1 prompt)", backend="code", guild_id=GUILD, jam=plan)
     with pytest.raises(NotAllowed, match="allow-code"):
-        await engine.job_service.submit("jam-play", render)
+        await engine.jobs.submit("jam-play", render)
 
 
 async def test_a_code_jam_cannot_open_where_code_is_off(engine: Engine) -> None:

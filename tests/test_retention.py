@@ -296,14 +296,14 @@ async def test_the_job_service_deletes_an_attachment_when_its_job_ends(
         await engine.submit("cancelled", request.derive(input_path=picture))
         while executor.entered != ["cancelled"]:
             await asyncio.sleep(0.01)
-        await engine.job_service.cancel("cancelled", user_id=1)
-        assert (await asyncio.wait_for(engine.job_service.wait("cancelled"), 30)).state is JobState.CANCELLED
+        await engine.jobs.cancel("cancelled", user_id=1)
+        assert (await asyncio.wait_for(engine.jobs.wait("cancelled"), 30)).state is JobState.CANCELLED
         assert not Path(picture).parent.exists()  # nothing can remake a cancelled piece
 
         kept = stage_input(settings.inputs_dir, "done", b"png")
         await engine.submit("done", request.derive(input_path=kept))
         executor.gate.set()
-        assert (await asyncio.wait_for(engine.job_service.wait("done"), 60)).state is JobState.DONE
+        assert (await asyncio.wait_for(engine.jobs.wait("done"), 60)).state is JobState.DONE
         assert Path(kept).read_bytes() == b"png"  # kept for INPUT_RETENTION_HOURS: Reroll may need it
 
 
@@ -317,7 +317,7 @@ async def test_with_no_input_retention_a_done_jobs_attachment_goes_at_once(
         picture = stage_input(settings.inputs_dir, "done", b"png")
         request = engine.build_request(RequestOptions("calm piano", duration_s=2), user_id=1)
         await engine.submit("done", request.derive(input_path=picture))
-        assert (await asyncio.wait_for(engine.job_service.wait("done"), 60)).state is JobState.DONE
+        assert (await asyncio.wait_for(engine.jobs.wait("done"), 60)).state is JobState.DONE
         assert not Path(picture).parent.exists()
 
 

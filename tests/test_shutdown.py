@@ -111,7 +111,6 @@ async def bot_process(world: World, *, ready: bool = True, **env: str) -> AsyncI
         "SHUTDOWN_GRACE_S": "2",
         **env,
     }
-    started = time.monotonic()
     identified = fd.gateway.identifies
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -126,10 +125,8 @@ async def bot_process(world: World, *, ready: bool = True, **env: str) -> AsyncI
     bot.reader = asyncio.create_task(bot._read())
     try:
         if ready:
-            await bot.until(
-                fd.wait_commands_synced(world.guild.id, after=started, timeout=START_TIMEOUT), START_TIMEOUT
-            )
-            await bot.until(fd.wait_identifies(identified + 1, timeout=60), 60)
+            # setup_hook (which syncs commands when they changed) runs before IDENTIFY.
+            await bot.until(fd.wait_identifies(identified + 1, timeout=START_TIMEOUT), START_TIMEOUT)
         yield bot
     finally:
         if proc.returncode is None:
@@ -284,7 +281,7 @@ async def test_a_running_job_finishes_and_is_delivered_during_the_grace_new_ones
     executor = GatedExecutor(settings)
     async with running_bot(fd, settings, executor=executor) as bot:
         assert bot.engine is not None
-        jobs = bot.engine.job_service
+        jobs = bot.engine.jobs
         inter = await fd.slash_command(world.alice, world.channel, "music create", {"prompt": "calm piano"})
         while executor.entered != [str(inter.id)]:
             await asyncio.sleep(0.02)
@@ -315,7 +312,7 @@ async def test_drain_gives_up_after_the_grace_or_when_hurried_and_the_job_resume
     request_options = RequestOptions("calm piano", duration_s=2)
     executor = GatedExecutor(settings)
     async with Engine(settings, executor=executor) as engine:  # the gate never opens
-        jobs = engine.job_service
+        jobs = engine.jobs
         await engine.submit("busy", engine.build_request(request_options, user_id=1))
         await engine.submit("waiting", engine.build_request(request_options, user_id=2))
         while executor.entered != ["busy"]:
@@ -332,6 +329,6 @@ async def test_drain_gives_up_after_the_grace_or_when_hurried_and_the_job_resume
         assert executor.entered == ["busy"]  # nothing queued was started while stopping
     async with Engine(settings, executor=ThreadExecutor(settings)) as engine:  # the next start
         for job_id in ("busy", "waiting"):
-            record = await asyncio.wait_for(engine.job_service.wait(job_id), RESULT_TIMEOUT)
+            record = await asyncio.wait_for(engine.jobs.wait(job_id), RESULT_TIMEOUT)
             assert record.state is JobState.DONE
-        assert await engine.job_service.get("late") is None
+        assert await engine.jobs.get("late") is None
