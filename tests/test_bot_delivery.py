@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 
 from cogs.delivery import Deliverer
-from cogs.music import MusicCog
 from services.jobs.store import DELIVERY_LEASE_S
 from services.settings import Settings
 from tests.conftest import GatedExecutor, running_bot
@@ -80,9 +79,9 @@ def _posted_mp3s(world: World) -> int:
 
 
 def _deliverer(bot: Any) -> Deliverer:
-    cog = bot.get_cog("Music")
-    assert isinstance(cog, MusicCog)
-    return cog.deliverer
+    deliverer = bot.deliverer  # the bot's own, shared by the music and jam cogs
+    assert isinstance(deliverer, Deliverer)
+    return deliverer
 
 
 async def _create(world: World, prompt: str, duration: int = 4) -> FakeInteraction:
