@@ -7,9 +7,10 @@ through a broker to remote workers later without change.
 from __future__ import annotations
 
 import enum
-import json
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
+
+from pydantic import TypeAdapter
 
 from services.errors import render_message
 
@@ -77,13 +78,6 @@ class JamPlan:
     def crossfade_s(self) -> float:
         return self.crossfade_beats * 60.0 / self.bpm
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> JamPlan:
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        values["segments"] = tuple(JamSegment(**seg) for seg in data.get("segments", ()))
-        return cls(**values)
-
 
 @dataclass(frozen=True)
 class MusicRequest:
@@ -129,18 +123,12 @@ class MusicRequest:
         return self.input_url is not None and self.input_path is None
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self))
+        return _REQUEST_JSON.dump_json(self).decode()
 
     @classmethod
     def from_json(cls, text: str) -> MusicRequest:
-        data = json.loads(text)
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        if values.get("jam") is not None:  # jam addition: rebuild the nested plan
-            values["jam"] = JamPlan.from_dict(values["jam"])
-        if values.get("continue_from") is not None:  # JSON turns the tuple into a list
-            values["continue_from"] = (str(values["continue_from"][0]), int(values["continue_from"][1]))
-        return cls(**values)
+        """Rows of earlier releases read back too: unknown keys are ignored, missing ones take defaults."""
+        return _REQUEST_JSON.validate_json(text)
 
     def derive(self, **changes: Any) -> MusicRequest:
         return replace(self, **changes)
@@ -182,20 +170,17 @@ class MusicResult:
     credits: tuple[str, ...] = ()  # jam addition: "0:00–0:04 @alice — 'sunrise flute'", one line each
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self))
+        return _RESULT_JSON.dump_json(self).decode()
 
     @classmethod
     def from_json(cls, text: str) -> MusicResult:
-        data = json.loads(text)
-        data["tags"] = tuple(data.get("tags", ()))
-        data["summary"] = tuple(data.get("summary", ()))
-        data["attachments"] = tuple(data.get("attachments", ()))
-        if data.get("continue_from") is not None:
-            data["continue_from"] = (str(data["continue_from"][0]), int(data["continue_from"][1]))
-        data["notes"] = tuple(data.get("notes", ()))
-        data["credits"] = tuple(data.get("credits", ()))
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return _RESULT_JSON.validate_json(text)
+
+
+# pydantic reads and writes the job seam's JSON (SQLite rows, worker pipes, later a broker): nested
+# plans, tuples and literals come back typed, and a malformed row fails loudly instead of half-loading.
+_REQUEST_JSON: TypeAdapter[MusicRequest] = TypeAdapter(MusicRequest)
+_RESULT_JSON: TypeAdapter[MusicResult] = TypeAdapter(MusicResult)
 
 
 EventKind = Literal["queued", "started", "progress", "done", "failed", "cancelled"]
