@@ -420,7 +420,7 @@ class JamsCog(commands.Cog, name="Jams"):
     async def _render(self, interaction: discord.Interaction[Any], request: MusicRequest) -> None:
         """Admit (refusals stay private), defer, submit; the Deliverer shows progress and the result."""
         request = request.derive(channel_id=interaction.channel_id or request.channel_id)
-        await start_job(interaction, self.engine.jobs, self.deliverer, request)
+        await start_job(interaction, self.engine, self.deliverer, request)
 
     # --- buttons -------------------------------------------------------------------------------
 

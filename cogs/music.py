@@ -103,7 +103,7 @@ class MusicCog(commands.Cog, name="Music"):
 
     async def _start_job(self, interaction: discord.Interaction[Any], request: MusicRequest) -> None:
         """Admit, defer, submit (cogs/starting.py): 'thinking…' within milliseconds, then progress."""
-        await start_job(interaction, self.engine.jobs, self.deliverer, request)
+        await start_job(interaction, self.engine, self.deliverer, request)
 
     def _request(self, interaction: discord.Interaction[Any], options: RequestOptions) -> MusicRequest:
         """A validated request from what the user typed, with who and where it came from."""
@@ -341,7 +341,6 @@ class MusicCog(commands.Cog, name="Music"):
         if source is None:
             return
         job_id = f"msg-{message.id}"
-        jobs = self.engine.jobs
         try:
             request = self.engine.build_request(
                 RequestOptions(
@@ -364,7 +363,7 @@ class MusicCog(commands.Cog, name="Music"):
                 token_expires_at=0.0,  # no interaction: the outcome is posted in the channel
                 channel_id=message.channel.id,
             )
-            await jobs.submit(job_id, request, delivery)  # admitted there; the picture is fetched after
+            await self.engine.submit(job_id, request, delivery)  # admitted there; the picture comes after
             await message.add_reaction("🎧")
         except UserError as exc:
             log.info("listening channel %s: %s", message.channel.id, clip(exc.message))
@@ -391,11 +390,11 @@ class MusicCog(commands.Cog, name="Music"):
 
     @music.command(name="queue", description="Your pieces waiting or being made")
     async def queue(self, interaction: discord.Interaction[Any]) -> None:
-        entries = self.engine.jobs.queue_for(interaction.user.id)
+        entries = self.engine.queue_for(interaction.user.id)
         if not entries:
             await interaction.response.send_message("You have nothing in the queue.", ephemeral=True)
             return
-        total = self.engine.jobs.queue_length()
+        total = self.engine.queue_length()
         footer = f"\n\n{total} piece(s) in the queue in all. Cancel one with `/music cancel`."
         listing = ""
         for i, e in enumerate(entries):
@@ -417,7 +416,7 @@ class MusicCog(commands.Cog, name="Music"):
     @music.command(name="cancel", description="Cancel one of your queued or running pieces")
     @app_commands.describe(job="The piece to cancel (see /music queue)")
     async def cancel(self, interaction: discord.Interaction[Any], job: str) -> None:
-        record = await self.engine.jobs.cancel(job.strip(), interaction.user.id)
+        record = await self.engine.cancel(job.strip(), interaction.user.id)
         await interaction.response.send_message(
             f"🛑 Cancelled `{record.job_id}` — {safe_text(record.request.prompt, 80)}",
             ephemeral=True,
@@ -428,7 +427,7 @@ class MusicCog(commands.Cog, name="Music"):
     async def _cancel_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        entries = self.engine.jobs.queue_for(interaction.user.id)
+        entries = self.engine.queue_for(interaction.user.id)
         return [
             app_commands.Choice(name=fit_choice_name(f"{e.job_id} · {e.prompt}"), value=e.job_id)
             for e in entries
@@ -457,7 +456,7 @@ class MusicCog(commands.Cog, name="Music"):
             await self._report_error(interaction, exc)
 
     async def _send_midi(self, interaction: discord.Interaction[Any], job_id: str) -> None:
-        record = await self.engine.jobs.get(job_id)
+        record = await self.engine.job(job_id)
         path = record.result.midi_path if record and record.result else None
         data = await asyncio.to_thread(self.engine.result_file, path)
         if data is None:

@@ -16,26 +16,26 @@ import discord
 
 from cogs.delivery import Deliverer
 from cogs.formatting import NO_MENTIONS, progress_content, warning_text
+from services.engine import Engine
 from services.errors import UserError
 from services.jobs.models import INTERACTION_TOKEN_LIFETIME_S, DiscordDelivery, JobState, MusicRequest
-from services.jobs.service import JobService
 
 log = logging.getLogger(__name__)
 
 
-def _status_line(jobs: JobService, job_id: str, state: JobState) -> str:
+def _status_line(engine: Engine, job_id: str, state: JobState) -> str:
     if state is JobState.FETCHING:
         return "Downloading your file"
-    position = jobs.position_of(job_id)
+    position = engine.position_of(job_id)
     return f"Queued · position {position}" if position else "Starting"
 
 
 async def start_job(
-    interaction: discord.Interaction[Any], jobs: JobService, deliverer: Deliverer, request: MusicRequest
+    interaction: discord.Interaction[Any], engine: Engine, deliverer: Deliverer, request: MusicRequest
 ) -> None:
     """Start `request` for this interaction; its job id is the interaction id (idempotent)."""
     job_id = str(interaction.id)
-    jobs.admit(request, reserve=job_id)  # raises UserError before anything is public
+    engine.admit(request, reserve=job_id)  # raises UserError before anything is public
     ready = deliverer.expect(job_id)
     try:
         await interaction.response.defer(thinking=True)
@@ -46,13 +46,13 @@ async def start_job(
             channel_id=interaction.channel_id,
         )
         try:
-            record = await jobs.submit(job_id, request, delivery)
+            record = await engine.submit(job_id, request, delivery)
         except UserError as exc:
             await interaction.edit_original_response(content=warning_text(exc), allowed_mentions=NO_MENTIONS)
             return
         try:
             await interaction.edit_original_response(
-                content=progress_content(request.prompt, _status_line(jobs, job_id, record.state)),
+                content=progress_content(request.prompt, _status_line(engine, job_id, record.state)),
                 allowed_mentions=NO_MENTIONS,
             )
         except discord.HTTPException as exc:
@@ -60,5 +60,5 @@ async def start_job(
             # retries, then posts in the channel). Saying "something went wrong" here would be untrue.
             log.info("job %s: first progress edit failed (%s); the job goes on", job_id, exc)
     finally:
-        jobs.release(job_id)  # no-op once submitted
+        engine.release(job_id)  # no-op once submitted
         ready.set()

@@ -24,7 +24,7 @@ from services.inputs import check_audio_name, check_declared_size
 from services.jams.service import JamService
 from services.jobs.executors import Executor, make_executor
 from services.jobs.models import Action, DiscordDelivery, JobRecord, MusicRequest, Origin
-from services.jobs.service import JobService
+from services.jobs.service import JobService, QueueEntry
 from services.jobs.store import JobStore
 from services.policy import Policy
 from services.retention import Pruned, Retention
@@ -295,10 +295,40 @@ class Engine:
             changes["key"] = res.key
         return req.derive(**changes)
 
+    # --- jobs, as commands and buttons use them ----------------------------------------------------
+    # The job seam (JobService) stays behind the engine for cogs; the Deliverer, which consumes the seam's
+    # events and delivery claims, is the one part of the bot that holds `engine.jobs` itself.
+
+    def admit(self, request: MusicRequest, *, reserve: str) -> None:
+        """Raise a UserError if `request` would be refused now; else hold its place until submit/release."""
+        self.jobs.admit(request, reserve=reserve)
+
+    def release(self, job_id: str) -> None:
+        """Give back a place held by `admit` that will not be submitted (no-op once submitted)."""
+        self.jobs.release(job_id)
+
     async def submit(
         self, job_id: str, request: MusicRequest, delivery: DiscordDelivery | None = None
     ) -> JobRecord:
         return await self.jobs.submit(job_id, request, delivery)
+
+    def position_of(self, job_id: str) -> int | None:
+        """1-based place in the queue while queued, else None."""
+        return self.jobs.position_of(job_id)
+
+    def queue_for(self, user_id: int) -> list[QueueEntry]:
+        """A user's queued and running pieces, in the order they will run."""
+        return self.jobs.queue_for(user_id)
+
+    def queue_length(self) -> int:
+        return self.jobs.queue_length()
+
+    async def cancel(self, job_id: str, user_id: int) -> JobRecord:
+        """Cancel one of the user's queued or running pieces (UnknownJob if it is not theirs)."""
+        return await self.jobs.cancel(job_id, user_id)
+
+    async def job(self, job_id: str) -> JobRecord | None:
+        return await self.jobs.get(job_id)
 
     def result_file(self, path: str | None) -> bytes | None:
         """Read a result file written by a worker, if it still exists and lies in our results folder."""
