@@ -13,7 +13,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from cogs.formatting import NO_MENTIONS, fit_content, safe_text, user_error_text
+from cogs.formatting import NO_MENTIONS, fit_content, safe_text, warning_text
 from services.errors import UserError
 from services.jobs.service import new_error_id
 from services.logtext import clip
@@ -34,7 +34,7 @@ def error_message(interaction: discord.Interaction[Any], error: BaseException, *
         error = error.original
     if isinstance(error, UserError):
         log.info("%s: user error for %s: %s", context, interaction.user.id, clip(error.message))
-        return f"⚠️ {user_error_text(error)}"
+        return warning_text(error)
     if isinstance(error, app_commands.CheckFailure):
         log.info("%s: check failed for %s: %s", context, interaction.user.id, clip(error))
         return f"⛔ {safe_text(str(error), 300)}"

@@ -52,9 +52,14 @@ def safe_text(text: str, limit: int = 200) -> str:
     return _MENTION_SYNTAX.sub("<\u200b\\1", text)
 
 
-def user_error_text(error: UserError, limit: int = 300) -> str:
+def _outside_value(value: str) -> str:
+    """How a value from outside reads inside one of our messages (a UserError's or a stored failure's)."""
+    return safe_text(value, 300)
+
+
+def user_error_text(error: UserError) -> str:
     """A UserError for Discord: our words as written, every value from outside through `safe_text`."""
-    return error.render(lambda value: safe_text(value, limit))
+    return error.render(_outside_value)
 
 
 def warning_text(error: UserError) -> str:
@@ -142,7 +147,7 @@ def failure_reason(record: JobRecord) -> str:
     """Why a job failed, for Discord: our words as stored, the values from outside escaped."""
     if not record.error:
         return "Something went wrong."
-    return render_message(record.error, record.error_values, lambda value: safe_text(value, 300))
+    return render_message(record.error, record.error_values, _outside_value)
 
 
 def failure_content(record: JobRecord) -> str:

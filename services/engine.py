@@ -26,10 +26,10 @@ from services.jobs.executors import Executor, make_executor
 from services.jobs.models import Action, DiscordDelivery, JobRecord, MusicRequest, Origin
 from services.jobs.service import JobService, QueueEntry
 from services.jobs.store import JobStore
+from services.parsing import key_name
 from services.policy import Policy
 from services.retention import Pruned, Retention
 from services.settings import Settings
-from services.untrusted import clean
 
 log = logging.getLogger(__name__)
 
@@ -204,15 +204,7 @@ class Engine:
             raise UserError("Tempo must be between 20 and 300 bpm.")
         key = options.key.strip() if options.key else None
         if key:
-            from services.score.theory import Key
-
-            try:
-                key = Key.parse(key).name()
-            except ValueError:
-                raise UserError(
-                    "I don't know the key “{key}” — try something like `A minor`, `F# major` or `D dorian`.",
-                    key=clean(key, 40),
-                ) from None
+            key = key_name(key)
         seed = options.seed if options.seed is not None else random.randint(0, MAX_SEED)
         if not 0 <= seed <= MAX_SEED:
             raise UserError(f"Seed must be between 0 and {MAX_SEED}.")

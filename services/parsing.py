@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import re
 
+from services.errors import UserError
+from services.score.theory import Key
+from services.untrusted import clean
+
 MAX_SQLITE_INTEGER = 2**63 - 1
 _MAX_DIGITS = len(str(MAX_SQLITE_INTEGER))  # 19
 _ID_RE = re.compile(rf"#?([0-9]{{1,{_MAX_DIGITS}}})")  # [0-9] is ASCII only, unlike \d or isdigit
@@ -25,3 +29,14 @@ def parse_id(text: str) -> int | None:
         return None
     value = int(match.group(1))
     return value if value <= MAX_SQLITE_INTEGER else None
+
+
+def key_name(text: str) -> str:
+    """The canonical name of a typed key ("a minor" → "A minor"), or a UserError saying how to write one."""
+    try:
+        return Key.parse(text).name()
+    except ValueError:
+        raise UserError(
+            "I don't know the key “{key}” — try something like `A minor`, `F# major` or `D dorian`.",
+            key=clean(text, 40),
+        ) from None

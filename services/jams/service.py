@@ -30,9 +30,9 @@ from services.jams.models import (
 from services.jams.store import JamExists, JamStore
 from services.jams.timing import piece_length_s
 from services.jobs.models import JamPlan, JamSegment, MusicRequest
+from services.parsing import key_name
 from services.policy import Policy
 from services.settings import Settings
-from services.untrusted import clean
 
 MAX_THEME_CHARS = 100  # a theme is a title, not a prompt
 MAX_JAM_PROMPT_CHARS = 300  # one segment's prompt; longer ones are almost always pasted by mistake
@@ -411,13 +411,4 @@ def _already_open(jam: Jam) -> str:
 
 
 def _key(key: str | None) -> str:
-    from services.score.theory import Key
-
-    text = (key or "C major").strip()
-    try:
-        return Key.parse(text).name()
-    except ValueError:
-        raise UserError(
-            "I don't know the key “{key}” — try something like `A minor`, `F# major` or `D dorian`.",
-            key=clean(text, 40),
-        ) from None
+    return key_name((key or "C major").strip())
