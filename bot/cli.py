@@ -164,6 +164,33 @@ def _run_bot(settings: Settings, *, sync_only: bool = False) -> int:
     return run_bot(settings, token, sync_only=sync_only)
 
 
+def _backend_list(text: str) -> tuple[str, ...]:
+    return tuple(part.strip().lower() for part in text.split(",") if part.strip())
+
+
+def _run_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """`promptjam worker`: serve jobs from Redis until SIGTERM or Ctrl+C, then stop cleanly."""
+    from services.logsetup import setup_logging_from
+    from services.workers.worker import Worker, plan_worker
+
+    setup_logging_from(settings)
+    plan = plan_worker(settings, args.backends, args.concurrency)
+    for name, why in plan.skipped:
+        print(f"promptjam: not serving {name}: {why}", file=sys.stderr)
+    worker = Worker(settings, plan)
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, stop.set)
+        await worker.serve(stop)
+
+    asyncio.run(serve())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="promptjam", description="Turn words into music, here or on Discord."
@@ -186,6 +213,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run the Discord bot")
     sub.add_parser("sync", help="sync slash commands with Discord and exit")
     sub.add_parser("backends", help="list backends and whether they can run here")
+
+    worker = sub.add_parser("worker", help="make the jobs of a bot on another machine (needs REDIS_URL)")
+    worker.add_argument(
+        "--backends",
+        type=_backend_list,
+        help="comma-separated backends to serve (default: WORKER_BACKENDS, or every one that runs here)",
+    )
+    worker.add_argument(
+        "--concurrency", type=int, help="jobs at once in this process (default: WORKER_CONCURRENCY)"
+    )
 
     sandbox = sub.add_parser("sandbox", help="the code backend's sandbox")
     sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", required=True)
@@ -229,6 +266,8 @@ def _main(args: argparse.Namespace) -> int:
             return _run_bot(settings)
         if args.command == "sync":
             return _run_bot(settings, sync_only=True)
+        if args.command == "worker":
+            return _run_worker(args, settings)
     except SettingsError as exc:
         print(f"promptjam: {exc}", file=sys.stderr)
         return 2

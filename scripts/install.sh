@@ -2,6 +2,7 @@
 # Set up .venv with everything promptjam needs on a CPU machine (no GPU, no API key, no downloads at run time).
 #   scripts/install.sh          the bot, the command line and the styles engine
 #   scripts/install.sh --dev    the same plus the model backends' packages (diffusers) and the test tools
+#                               (and redis-server, when run as root with apt-get)
 #   scripts/install.sh --gpu    the bot plus the model backends' packages (riffusion; needs the model files)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +33,19 @@ if ! command -v bwrap >/dev/null 2>&1 || ! ldconfig -p 2>/dev/null | grep -q lib
             || echo "warning: could not install bubblewrap/libseccomp2; the code backend's sandbox may be weaker"
     else
         echo "note: install bubblewrap and libseccomp2 (as root) for the code backend's strongest sandbox"
+    fi
+fi
+# The worker tests start their own redis-server (loopback, a random port, no persistence), so --dev wants
+# the binary. Only as root with apt-get; otherwise a note. Debian's package may also start a system redis
+# service: harmless, nothing here uses it.
+if [[ "${1:-}" == "--dev" ]] && ! command -v redis-server >/dev/null 2>&1; then
+    if [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null 2>&1; then
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; } >/dev/null \
+            || true
+        command -v redis-server >/dev/null 2>&1 \
+            || echo "warning: could not install redis-server; the worker tests need it (apt-get install redis-server)"
+    else
+        echo "note: the tests need redis-server (Redis >= 6.2) on PATH: e.g. sudo apt-get install redis-server"
     fi
 fi
 echo "promptjam is installed in .venv"

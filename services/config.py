@@ -29,6 +29,16 @@ def load_settings(**overrides: object) -> Settings:
             f"setting ENABLED_BACKENDS is invalid: unknown backend(s) {', '.join(unknown)}; "
             f"choose from {', '.join(known)}"
         )
+    for setting, chosen in (
+        ("REMOTE_BACKENDS", settings.remote_backends),
+        ("WORKER_BACKENDS", settings.worker_backends),
+    ):
+        strangers = [name for name in chosen if name not in known]
+        if strangers:
+            raise SettingsError(
+                f"setting {setting} is invalid: unknown backend(s) {', '.join(strangers)}; "
+                f"choose from {', '.join(known)}"
+            )
     if settings.default_backend not in known:
         raise SettingsError(
             f"setting DEFAULT_BACKEND is invalid: there is no backend {settings.default_backend!r}; "

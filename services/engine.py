@@ -17,12 +17,12 @@ from typing import Literal
 
 from services.backends.abilities import Ability
 from services.backends.base import BackendStatus
-from services.backends.registry import all_statuses, backend_status, backends_taking, has_ability
+from services.backends.registry import backend_status, backends_taking, has_ability, names
 from services.errors import UnknownJob, UserError, backend_cannot_run
 from services.guild_settings import GuildSettingsStore
 from services.inputs import check_audio_name, check_declared_size
 from services.jams.service import JamService
-from services.jobs.executors import Executor, make_executor
+from services.jobs.executors import Executor, make_executor, status_via
 from services.jobs.models import Action, DiscordDelivery, JobRecord, MusicRequest, Origin
 from services.jobs.service import JobService, QueueEntry
 from services.jobs.store import JobStore
@@ -82,11 +82,12 @@ class Engine:
             self.store = await self._stack.enter_async_context(JobStore(self._database))
             self._guilds = await self._stack.enter_async_context(GuildSettingsStore(self._database))
             self._policy = Policy(self.settings, self._guilds)
+            executor = self._executor or make_executor(self.settings)
+            self._executor = executor
             self._jams = await self._stack.enter_async_context(
-                JamService(self.settings, self._database, policy=self._policy)
+                JamService(self.settings, self._database, policy=self._policy, statuses=self.backend_status)
             )
             self._retention = Retention(self.settings, self.store, self._jams.store)
-            executor = self._executor or make_executor(self.settings)
             self._jobs = await self._stack.enter_async_context(
                 JobService(self.settings, self.store, executor, self._policy)
             )
@@ -163,7 +164,13 @@ class Engine:
     # --- backends ------------------------------------------------------------------------------
 
     def backends(self) -> list[BackendStatus]:
-        return all_statuses(self.settings)
+        return [self.backend_status(name) for name in names()]
+
+    def backend_status(self, name: str) -> BackendStatus:
+        """Whether `name` can run, where its jobs go: this machine's workers, or workers elsewhere."""
+        if self._executor is None:  # not open (`promptjam backends`): what runs here
+            return backend_status(name, self.settings)
+        return status_via(self._executor, name, self.settings)
 
     def available_backends(self) -> list[str]:
         return [s.name for s in self.backends() if s.available]
@@ -196,7 +203,7 @@ class Engine:
         if options.input_kind == "audio":
             check_audio_name(options.input_name)
         backend = (options.backend or self._default_backend(options)).strip().lower()
-        status = backend_status(backend, self.settings)
+        status = self.backend_status(backend)
         if not status.available:
             raise backend_cannot_run(backend, status.reason)
         duration = options.duration_s

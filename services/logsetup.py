@@ -138,6 +138,14 @@ def settings_secrets(settings: Settings) -> list[str]:
     for value in (settings.discord_token, settings.openai_api_key):
         if value is not None and value.get_secret_value().strip():
             found.append(value.get_secret_value().strip())
+    if settings.redis_url is not None:  # the whole URL, and its password on its own (it may be echoed alone)
+        from urllib.parse import urlsplit
+
+        url = settings.redis_url.get_secret_value().strip()
+        found.append(url)
+        password = urlsplit(url).password
+        if password:
+            found.append(password)
     return found
 
 

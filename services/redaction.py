@@ -37,7 +37,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         "[secret]",
     ),
     # user:password@ in URLs (an OPENAI_BASE_URL with credentials).
-    (re.compile(r"(?P<keep>[a-z][a-z0-9+.\-]*://)[^/\s:@\"']+:[^/\s@\"']+@"), "[credentials]@"),
+    (re.compile(r"(?P<keep>[a-z][a-z0-9+.\-]*://)[^/\s:@\"']*:[^/\s@\"']+@"), "[credentials]@"),
 )
 
 

@@ -99,6 +99,22 @@ class Settings(BaseSettings):
     worker_mode: Literal["process", "thread"] = "process"  # process: isolated, GIL-free; thread: light
     model_workers: int = Field(4, ge=1, le=64)  # riffusion/musicgen jobs at once, sharing a model, batched
 
+    # --- workers on other machines (taskiq + Redis Streams; services/workers/) ------------------
+    # Empty: every job runs in this process's workers. Set (redis://, or rediss://user:password@host for
+    # TLS): jobs of REMOTE_BACKENDS go to `promptjam worker` processes through Redis. Never logged.
+    redis_url: SecretStr | None = None
+    # comma-separated backends whose jobs go to workers when REDIS_URL is set; empty: every backend
+    remote_backends: Annotated[tuple[str, ...], NoDecode] = ()
+    redis_prefix: str = Field("promptjam", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    # A worker that stopped answering (killed, lost) this long has its jobs taken over by another worker;
+    # a live worker renews its claim on a running job well within it, so long jobs never run twice.
+    worker_claim_timeout_s: float = Field(30.0, ge=2, le=3600)
+    redis_result_ttl_s: int = Field(3600, ge=60, le=7 * 86_400)  # finished results and inputs kept in Redis
+    redis_stream_maxlen: int = Field(10_000, ge=100, le=10_000_000)  # entries kept per stream (trimmed)
+    # `promptjam worker` defaults (its --backends and --concurrency options win)
+    worker_backends: Annotated[tuple[str, ...], NoDecode] = ()  # empty: every enabled backend that runs here
+    worker_concurrency: int = Field(1, ge=1, le=64)  # jobs at once in one worker process (batched models)
+
     # --- jams (community prompt jams) ---------------------------------------------------------
     jam_max_contributions: int = Field(24, ge=1, le=200)  # prompts in play in one jam (active ones)
     jam_max_per_user: int = Field(3, ge=1, le=100)  # prompts in play one user may have in a jam
@@ -131,7 +147,7 @@ class Settings(BaseSettings):
     # the next start. Container runtimes usually kill 10 s after SIGTERM: stay well below.
     shutdown_grace_s: float = Field(5.0, ge=0, le=600)
 
-    @field_validator("enabled_backends", mode="before")
+    @field_validator("enabled_backends", "remote_backends", "worker_backends", mode="before")
     @classmethod
     def _split_backends(cls, value: object) -> object:
         if isinstance(value, str):

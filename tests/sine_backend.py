@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -26,9 +27,11 @@ SAMPLE_RATE = 22_050
 
 @dataclass(frozen=True)
 class SineConfig:
-    """The sine's typed slice of Settings: only the longest piece it may make."""
+    """The sine's typed slice of Settings: the longest piece it may make; tests may make it slow."""
 
     max_seconds: float
+    step_s: float = 0.0  # a pause per progress step: a job that lasts long enough to be killed mid-render
+    steps: int = 1
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SineConfig:
@@ -51,10 +54,13 @@ class SineBackend:
 
     def generate(self, request: GenerationRequest, progress: ProgressFn) -> Generation:
         seconds = min(request.duration_s or request.default_duration_s, self.config.max_seconds)
-        progress("humming", 0, 1)
+        progress("humming", 0, self.config.steps)
+        for step in range(1, self.config.steps):
+            time.sleep(self.config.step_s)
+            progress("humming", step, self.config.steps)
         t = np.arange(round(seconds * SAMPLE_RATE)) / SAMPLE_RATE
         tone = (0.3 * np.sin(2 * np.pi * FREQUENCY_HZ * t)).astype(np.float32)
-        progress("humming", 1, 1)
+        progress("humming", self.config.steps, self.config.steps)
         return Generation(
             audio=Audio(tone[np.newaxis, :], SAMPLE_RATE),
             title=f"Sine at {FREQUENCY_HZ:g} Hz",
@@ -67,13 +73,16 @@ class SineBackend:
         )
 
 
-def sine_record(lane: Lane = Lane.MODEL) -> BackendRecord[SineConfig]:
+def sine_record(lane: Lane = Lane.MODEL, *, step_s: float = 0.0, steps: int = 1) -> BackendRecord[SineConfig]:
+    def config(settings: Settings) -> SineConfig:
+        return SineConfig(float(settings.max_duration_s), step_s, steps)
+
     return BackendRecord(
         name="sine",
         description="A pure 440 Hz tone (a test-only backend).",
         lane=lane,
         abilities=frozenset({Ability.TEXT}),
-        config=SineConfig.from_settings,
+        config=config,
         check=check,
         factory=SineBackend,
     )

@@ -12,10 +12,12 @@ import asyncio
 import random
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from services.backends.base import BackendStatus
 from services.backends.registry import backend_status
 from services.errors import UserError, backend_cannot_run
 from services.jams.models import (
@@ -76,9 +78,18 @@ class JamService:
     """Use as `async with JamService(settings, database, policy=engine.policy) as jams:`; shares the
     engine's database file and its policy (a jam's backend must be allowed where the jam opens)."""
 
-    def __init__(self, settings: Settings, database: Path | str | None = None, *, policy: Policy) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Path | str | None = None,
+        *,
+        policy: Policy,
+        statuses: Callable[[str], BackendStatus] | None = None,
+    ) -> None:
         self.settings = settings
         self.policy = policy
+        # Where a backend's renders will run decides whether it can (workers elsewhere, or here).
+        self._status = statuses or (lambda name: backend_status(name, settings))
         self.store = JamStore(database if database is not None else settings.database_file)
         self._lock = asyncio.Lock()  # limits are checked and applied as one step
 
@@ -189,7 +200,7 @@ class JamService:
         """A backend that runs here and that this server allows (its renders are checked again at play)."""
         name = (backend or self.settings.default_backend).strip().lower()
         self.policy.check_backend(name, guild_id=guild_id)
-        status = backend_status(name, self.settings)
+        status = self._status(name)
         if not status.available:
             raise backend_cannot_run(name, status.reason)
         return name

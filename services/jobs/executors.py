@@ -19,9 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
-from services.backends.base import BackendUnavailable, Cancelled
+from services.backends.base import BackendStatus, BackendUnavailable, Cancelled
 from services.backends.record import Lane
-from services.backends.registry import is_enabled, lane_of, records
+from services.backends.registry import backend_status, is_enabled, lane_of, records
 from services.errors import UserError, literal, render_message
 from services.jobs.models import MusicRequest, MusicResult
 from services.settings import Settings
@@ -67,6 +67,31 @@ class Executor(Protocol):
         """Stop a running job as soon as possible (its run() then raises Cancelled)."""
         ...
 
+    def backend_status(self, name: str) -> BackendStatus | None:
+        """How a backend whose jobs this executor sends elsewhere (workers on other machines) looks from
+        here; None: it runs in this process's workers, so the local check (services.backends) decides."""
+        ...
+
+    def has_room(self, backend: str) -> bool | None:
+        """False: keep this backend's queued jobs waiting for now (no free worker, Redis down); None: the
+        bot's own lane limits decide, as for jobs made here."""
+        ...
+
+
+def status_via(executor: Executor, name: str, settings: Settings) -> BackendStatus:
+    """A backend's status where its jobs will run: on workers elsewhere as the executor sees them, or here."""
+    return executor.backend_status(name) or backend_status(name, settings)
+
+
+class LocalExecutor:
+    """What every executor that makes music in this process answers about placement: nothing special."""
+
+    def backend_status(self, name: str) -> BackendStatus | None:
+        return None
+
+    def has_room(self, backend: str) -> bool | None:
+        return None
+
 
 def _classify(exc: BaseException) -> tuple[str, str, dict[str, str]]:
     """(kind, message template, untrusted values) for an exception raised by a backend.
@@ -84,7 +109,7 @@ def _classify(exc: BaseException) -> tuple[str, str, dict[str, str]]:
     return "internal", f"{type(exc).__name__}: {exc}", {}
 
 
-def _raise_for(kind: str, message: str, values: dict[str, str], details: str | None) -> None:
+def raise_for(kind: str, message: str, values: dict[str, str], details: str | None) -> None:
     if kind == "cancelled":
         raise Cancelled()
     raise JobFailed(message, user_facing=(kind == "user"), details=details, values=values)
@@ -93,7 +118,7 @@ def _raise_for(kind: str, message: str, values: dict[str, str], details: str | N
 # --- threads ---------------------------------------------------------------------------------------
 
 
-class ThreadExecutor:
+class ThreadExecutor(LocalExecutor):
     """Runs jobs on worker threads of this process: light, shares loaded models (torch backends)."""
 
     def __init__(
@@ -143,7 +168,7 @@ class ThreadExecutor:
                 raise
             except Exception as exc:
                 kind, message, values = _classify(exc)
-                _raise_for(kind, message, values, traceback.format_exc())
+                raise_for(kind, message, values, traceback.format_exc())
                 raise  # unreachable: _raise_for always raises
 
         try:
@@ -281,7 +306,7 @@ class _WorkerSlot:
         self.process = None
 
 
-class ProcessExecutor:
+class ProcessExecutor(LocalExecutor):
     """A fixed set of spawned worker processes; one job at a time each."""
 
     def __init__(self, settings: Settings, *, workers: int | None = None, warm: tuple[str, ...] = ()) -> None:
@@ -322,7 +347,7 @@ class ProcessExecutor:
                 elif kind == "done" and msg[1] == job_id:
                     return MusicResult.from_json(msg[2])
                 elif kind == "error" and msg[1] == job_id:
-                    _raise_for(msg[2], msg[3], msg[4], msg[5])
+                    raise_for(msg[2], msg[3], msg[4], msg[5])
                 elif kind == "dead":
                     if slot.cancelled:
                         raise Cancelled()
@@ -349,7 +374,7 @@ class ProcessExecutor:
                 slot.kill()
 
 
-class RoutingExecutor:
+class RoutingExecutor(LocalExecutor):
     """Sends each job to the executor of its lane, as its backend's record names it: model-lane backends to
     threads sharing one model, the rest to the CPU executor (worker processes by default)."""
 
@@ -380,9 +405,27 @@ class RoutingExecutor:
 
 
 def make_executor(settings: Settings, *, warm: tuple[str, ...] | None = None) -> Executor:
-    """The executors the settings ask for: CPU-lane backends per WORKER_MODE, model-lane ones on threads.
+    """The executors the settings ask for: CPU-lane backends per WORKER_MODE, model-lane ones on threads;
+    with REDIS_URL set, REMOTE_BACKENDS go to workers on other machines (services/workers/).
 
     `warm`: backends whose models CPU workers load at start; None: every enabled CPU-lane backend."""
+    if settings.redis_url is None:
+        return make_local_executor(settings, warm=warm)
+    from services.workers.submit import RedisExecutor, remote_backends
+
+    if warm is None:  # the bot loads no model whose jobs go to workers
+        remote = remote_backends(settings)
+        here = [r for r in records() if is_enabled(r.name, settings) and r.name not in remote]
+        warm = tuple(r.name for r in here if r.lane is Lane.CPU)
+    return RedisExecutor(settings, local=make_local_executor(settings, warm=warm))
+
+
+def make_local_executor(
+    settings: Settings, *, warm: tuple[str, ...] | None = None, model_warm: tuple[str, ...] = ()
+) -> Executor:
+    """Executors making music in this process's workers (the bot's own, or a `promptjam worker`'s).
+
+    `model_warm`: model-lane backends loaded at start (a worker owns its models from the first job)."""
     enabled = [r for r in records() if is_enabled(r.name, settings)]
     if warm is None:
         warm = tuple(r.name for r in enabled if r.lane is Lane.CPU)
@@ -393,5 +436,5 @@ def make_executor(settings: Settings, *, warm: tuple[str, ...] | None = None) ->
         cpu = ProcessExecutor(settings, warm=warm)
     if not any(r.lane is Lane.MODEL for r in enabled):
         return cpu
-    model = ThreadExecutor(settings, workers=settings.model_workers, name="promptjam-model")
+    model = ThreadExecutor(settings, workers=settings.model_workers, warm=model_warm, name="promptjam-model")
     return RoutingExecutor(cpu, model)

@@ -20,7 +20,7 @@ from types import TracebackType
 
 from services.backends.base import Cancelled
 from services.backends.record import Lane
-from services.backends.registry import backend_status, lane_of, record_for
+from services.backends.registry import lane_of, record_for
 from services.errors import (
     QueueFull,
     RateLimited,
@@ -31,7 +31,7 @@ from services.errors import (
     backend_cannot_run,
 )
 from services.inputs import InputFetcher, discard_input, stage_input
-from services.jobs.executors import Executor, JobFailed
+from services.jobs.executors import Executor, JobFailed, status_via
 from services.jobs.fairqueue import FairQueue, QueuedJob
 from services.jobs.models import DiscordDelivery, JobEvent, JobRecord, JobState, MusicRequest
 from services.jobs.store import JobStore
@@ -236,7 +236,7 @@ class JobService:
         if not self._accepting:
             raise ShuttingDown(RESTARTING)
         self.policy.check(request)  # first: "off in this server" says more than "can't run here"
-        status = backend_status(request.backend, self.settings)
+        status = status_via(self.executor, request.backend, self.settings)
         if not status.available:
             raise backend_cannot_run(request.backend, status.reason)
         waiting = [r.request for r in self._records.values()] + list(self._reserved.values())
@@ -370,14 +370,21 @@ class JobService:
     def _may_run(self, user_id: int, job_id: str) -> bool:
         if not self._accepting:
             return False  # shutting down: queued jobs wait in the record for the next start
+        record = self._records[job_id]
+        room = self.executor.has_room(record.request.backend)
+        if room is False:
+            return False  # workers elsewhere: none free, or Redis down; it waits here, safe in the record
         lane = self._lane_of(job_id)
-        if self._running_by_lane[lane] >= self._lane_capacity(lane):
+        if room is None and self._running_by_lane[lane] >= self._lane_capacity(lane):
             return False
         return not user_id or self._running_by_user[user_id] < self.settings.per_user_concurrent_jobs
 
     async def _dispatch_loop(self) -> None:
         while True:
-            await self._wakeup.wait()
+            # Woken by a new job or a finished one; and every second while jobs wait, because room on
+            # workers elsewhere (one starting, Redis coming back) arrives without an event here.
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=1.0 if len(self._queue) else None)
             self._wakeup.clear()
             while True:
                 item = self._queue.pop(self._may_run)
