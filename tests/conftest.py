@@ -114,3 +114,34 @@ class GatedExecutor(ThreadExecutor):
     def cancel(self, job_id: str) -> None:
         self._stops.setdefault(job_id, asyncio.Event()).set()
         super().cancel(job_id)
+
+
+# --- workers on other machines ---------------------------------------------------------------------
+
+from collections.abc import Iterator  # noqa: E402
+
+from tests.redis_server import RedisServer  # noqa: E402
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real redis-server of this test's own: loopback, a free port, no persistence."""
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def sine() -> Iterator[None]:
+    """The test-only sine backend (tests/sine_backend.py), registered for this test only."""
+    from services.backends.registry import register, unregister
+    from tests.sine_backend import sine_record
+
+    register(sine_record())
+    try:
+        yield
+    finally:
+        unregister("sine")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,16 +27,6 @@ from tests.fakediscord import FakeDiscord, StoredMessage
 from tests.sine_backend import FREQUENCY_HZ, dominant_hz, sine_record
 
 RESULT_TIMEOUT = 90
-
-
-@pytest.fixture
-def sine() -> Iterator[None]:
-    """The one place the sine backend is declared: its record, registered for this test only."""
-    register(sine_record())
-    try:
-        yield
-    finally:
-        unregister("sine")
 
 
 def _has_mp3(m: StoredMessage) -> bool:

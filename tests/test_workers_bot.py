@@ -17,34 +17,14 @@ import pytest
 
 from bot.client import PromptJamBot
 from services.audio.mp3 import decode_audio
-from services.backends.registry import register, unregister
 from services.settings import Settings
 from tests.conftest import make_settings, running_bot
 from tests.fakediscord import FakeDiscord, StoredMessage
 from tests.redis_server import RedisServer
-from tests.sine_backend import FREQUENCY_HZ, dominant_hz, sine_record
+from tests.sine_backend import FREQUENCY_HZ, dominant_hz
 from tests.workers_harness import WorkerProcess, start_worker
 
 RESULT_TIMEOUT = 90
-
-
-@pytest.fixture
-def sine() -> Iterator[None]:
-    register(sine_record())
-    try:
-        yield
-    finally:
-        unregister("sine")
-
-
-@pytest.fixture
-def redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +23,6 @@ from services.workers.wire import Outcome, pack, unpack
 from tests.redis_server import RedisServer
 
 STREAM = "test:jobs:sine"
-
-
-@pytest.fixture
-def redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _ours(url: str, name: str, claim_timeout_s: float = 2.0) -> ReclaimingStreamBroker:

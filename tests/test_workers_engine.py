@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from services.backends.registry import get_backend, register, unregister
 from services.engine import Engine, RequestOptions
@@ -26,16 +24,6 @@ from tests.sine_backend import sine_record
 from tests.tiny_models import build_tiny_model, wav_bytes
 
 TIMEOUT = 120
-
-
-@pytest.fixture
-def redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @contextlib.asynccontextmanager
