@@ -153,3 +153,28 @@ async def test_everything_a_job_leaves_in_redis_expires(redis: RedisServer, tmp_
                 await client.aclose()
     finally:
         unregister("sine")
+
+
+async def test_a_piece_too_slow_on_its_worker_is_stopped_there_and_said_so(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    register(sine_record(step_s=0.2, steps=100))  # 20 s; JOB_TIMEOUT_S is 2 s
+    try:
+        worker_settings = make_settings(tmp_path / "worker", redis_url=redis.url)
+        bot_settings = make_settings(
+            tmp_path / "bot", redis_url=redis.url, remote_backends=("sine",), job_timeout_s=2
+        )
+        async with serving(worker_settings, ("sine",), 1) as worker, Engine(bot_settings) as engine:
+            await _sees(engine, "sine")
+            request = engine.build_request(RequestOptions("a tone", backend="sine", duration_s=2), user_id=7)
+            await engine.submit("t1", request)
+            record = await asyncio.wait_for(engine.jobs.wait("t1"), 30)
+            assert record.state is JobState.FAILED
+            assert "took longer than 2 s" in (record.error_text() or "")
+            for _ in range(100):
+                if "t1" not in worker.running:
+                    break
+                await asyncio.sleep(0.05)
+            assert "t1" not in worker.running  # stopped on the worker too, not left burning its GPU
+    finally:
+        unregister("sine")

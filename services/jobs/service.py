@@ -418,9 +418,13 @@ class JobService:
                 )
             )
 
+        # Jobs made by workers elsewhere are timed there, from their start on a worker: time waiting for a
+        # worker, or for Redis to come back, is not the piece's fault (services/workers/submit.py).
+        remote = self.executor.has_room(request.backend) is not None
         try:
             result = await asyncio.wait_for(
-                self.executor.run(job_id, request, on_progress), timeout=self.settings.job_timeout_s
+                self.executor.run(job_id, request, on_progress),
+                timeout=None if remote else self.settings.job_timeout_s,
             )
         except Cancelled:
             await self._finish_failed(record, "Cancelled.", None, cancelled=True)

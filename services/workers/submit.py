@@ -49,6 +49,12 @@ class _Event:
 
 
 RECONNECTED = _Event("reconnected")
+
+
+class _TookTooLong(Exception):
+    """JOB_TIMEOUT_S ran out on the worker. Not TimeoutError: that is an OSError, i.e. an outage here."""
+
+
 RETRYABLE: tuple[type[Exception], ...] = (*OUTAGE_ERRORS, SendTaskError)  # a send fails as SendTaskError
 
 
@@ -153,6 +159,8 @@ class RedisExecutor:
         self._backend_of[job_id] = request.backend
         try:
             return await self._run_remote(job_id, request, on_progress, waiter)
+        except _TookTooLong:
+            raise TimeoutError() from None  # the job service says "took longer than JOB_TIMEOUT_S"
         finally:
             self._waiters.pop(job_id, None)
             self._backend_of.pop(job_id, None)
@@ -160,6 +168,8 @@ class RedisExecutor:
     async def _run_remote(
         self, job_id: str, request: MusicRequest, on_progress: OnProgress, waiter: asyncio.Queue[_Event]
     ) -> MusicResult:
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None  # JOB_TIMEOUT_S from its first start on a worker
         while True:
             try:
                 outcome = await self._stored_outcome(job_id)
@@ -167,7 +177,17 @@ class RedisExecutor:
                     return await self._conclude(job_id, outcome)
                 await self._send(job_id, request)
                 while True:  # until the job ends (then its outcome is stored) or Redis was away
-                    event = await waiter.get()
+                    remaining = None if deadline is None else max(0.0, deadline - loop.time())
+                    try:
+                        event = await asyncio.wait_for(waiter.get(), remaining)
+                    except TimeoutError:
+                        if not self._reachable:  # Redis is away: the piece is not late by its own doing
+                            deadline = loop.time() + self.settings.job_timeout_s / 10
+                            continue
+                        self.cancel(job_id)
+                        raise _TookTooLong() from None
+                    if event.kind == "started" and deadline is None:
+                        deadline = loop.time() + self.settings.job_timeout_s
                     if event.kind in ("started", "progress"):
                         on_progress(event.stage or "starting", event.step, event.total)
                     elif event.kind in ("done", "failed", "cancelled", "reconnected"):
