@@ -71,6 +71,7 @@ from services.workers.announce import WorkerInfo, live_workers  # noqa: E402
 from services.workers.connection import connect  # noqa: E402
 from services.workers.keys import CONSUMER_GROUP, RedisKeys  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
+from tests.workers_harness import WorkerProcess  # noqa: E402
 
 PROMPTS = ["upbeat chiptune", "rainy lo-fi piano", "jazz trio", "dark techno", "bossa nova", "sad cello"]
 USER = 1  # one user queues everything: the per-user limits are raised for it
@@ -115,43 +116,6 @@ def _die_with_parent() -> None:
 
 
 @dataclass
-class WorkerProcess:
-    """One `promptjam worker` in its own process, logging to DATA_DIR/worker.log."""
-
-    name: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def count(self, text: str) -> int:
-        return self.log().count(text)
-
-    def check_alive(self) -> None:
-        if self.process.poll() is not None:
-            tail = "\n".join(self.log().splitlines()[-30:])
-            raise RuntimeError(f"worker {self.name} exited with {self.process.returncode}:\n{tail}")
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-@dataclass
 class Processes:
     """Every process the bench started, stopped by `close` whatever happened."""
 
@@ -192,7 +156,7 @@ class Processes:
                 stderr=subprocess.STDOUT,
                 preexec_fn=_die_with_parent,
             )
-        worker = WorkerProcess(data_dir.name, process, log_path)
+        worker = WorkerProcess(process, log_path)
         self.workers.append(worker)
         return worker
 
@@ -304,7 +268,7 @@ async def batch(engine: Engine, ids: list[str], backend: str, duration_s: float)
 async def warm_up(engine: Engine, workers: list[WorkerProcess], backend: str, duration_s: float) -> None:
     """Until every worker has made a piece: models loaded, first-call costs paid."""
     rounds = 0
-    while any(w.count(" done in ") == 0 for w in workers):
+    while any(w.log().count(" done in ") == 0 for w in workers):
         rounds += 1
         if rounds > 10:
             raise RuntimeError("warming up: some worker never got a job")
@@ -353,7 +317,7 @@ async def scaling_and_overhead(procs: Processes, root: Path, sizes: Sizes) -> li
                 await sees_workers(engine, procs.redis.url, prefix, "styles", workers)
                 await warm_up(engine, workers, "styles", sizes.throughput_duration_s)
                 for round_ in range(1, sizes.throughput_rounds + 1):
-                    before = [w.count(" done in ") for w in workers]
+                    before = [w.log().count(" done in ") for w in workers]
                     rate, cpu = await timed(
                         engine,
                         f"{prefix}-r{round_}",
@@ -363,7 +327,7 @@ async def scaling_and_overhead(procs: Processes, root: Path, sizes: Sizes) -> li
                     )
                     rates[count] = max(rates.get(count, 0.0), rate)
                     split = "/".join(
-                        str(w.count(" done in ") - b) for w, b in zip(workers, before, strict=True)
+                        str(w.log().count(" done in ") - b) for w, b in zip(workers, before, strict=True)
                     )
                     say(
                         f"  {count} worker(s), round {round_}: {rate:.2f} pieces/s ({split} per worker; "

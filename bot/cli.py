@@ -17,6 +17,8 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from services.settings import backend_names
+
 if TYPE_CHECKING:
     from services.settings import Settings
 
@@ -164,20 +166,14 @@ def _run_bot(settings: Settings, *, sync_only: bool = False) -> int:
     return run_bot(settings, token, sync_only=sync_only)
 
 
-def _backend_list(text: str) -> tuple[str, ...]:
-    return tuple(part.strip().lower() for part in text.split(",") if part.strip())
-
-
 def _run_worker(args: argparse.Namespace, settings: Settings) -> int:
     """`promptjam worker`: serve jobs from Redis until SIGTERM or Ctrl+C, then stop cleanly."""
     from services.logsetup import setup_logging_from
     from services.workers.worker import Worker, plan_worker
 
     setup_logging_from(settings)
-    plan = plan_worker(settings, args.backends, args.concurrency)
-    for name, why in plan.skipped:
-        print(f"promptjam: not serving {name}: {why}", file=sys.stderr)
-    worker = Worker(settings, plan)
+    # Worker() refuses a plan with nothing to serve: say first what was skipped, and why.
+    worker = Worker(settings, plan_worker(settings, args.backends, args.concurrency))
 
     async def serve() -> None:
         stop = asyncio.Event()
@@ -217,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="make the jobs of a bot on another machine (needs REDIS_URL)")
     worker.add_argument(
         "--backends",
-        type=_backend_list,
+        type=backend_names,
         help="comma-separated backends to serve (default: WORKER_BACKENDS, or every one that runs here)",
     )
     worker.add_argument(

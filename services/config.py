@@ -23,20 +23,15 @@ def load_settings(**overrides: object) -> Settings:
         msg = first["msg"].removeprefix("Value error, ")
         raise SettingsError(f"setting {name} is invalid: {msg}") from None
     known = names()
-    unknown = [name for name in settings.enabled_backends or () if name not in known]
-    if unknown:
-        raise SettingsError(
-            f"setting ENABLED_BACKENDS is invalid: unknown backend(s) {', '.join(unknown)}; "
-            f"choose from {', '.join(known)}"
-        )
     for setting, chosen in (
+        ("ENABLED_BACKENDS", settings.enabled_backends or ()),
         ("REMOTE_BACKENDS", settings.remote_backends),
         ("WORKER_BACKENDS", settings.worker_backends),
     ):
-        strangers = [name for name in chosen if name not in known]
-        if strangers:
+        unknown = [name for name in chosen if name not in known]
+        if unknown:
             raise SettingsError(
-                f"setting {setting} is invalid: unknown backend(s) {', '.join(strangers)}; "
+                f"setting {setting} is invalid: unknown backend(s) {', '.join(unknown)}; "
                 f"choose from {', '.join(known)}"
             )
     if settings.default_backend not in known:

@@ -16,6 +16,11 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
+def backend_names(text: str) -> tuple[str, ...]:
+    """Comma-separated backend names as settings and command-line options take them: trimmed, lower-case."""
+    return tuple(part.strip().lower() for part in text.split(",") if part.strip())
+
+
 class SettingsError(Exception):
     """A setting is missing or malformed; the message names it and never echoes secrets."""
 
@@ -151,7 +156,7 @@ class Settings(BaseSettings):
     @classmethod
     def _split_backends(cls, value: object) -> object:
         if isinstance(value, str):
-            value = tuple(part.strip().lower() for part in value.split(",") if part.strip())
+            value = backend_names(value)
         return value
 
     @field_validator("log_debug_libraries", mode="before")

@@ -19,7 +19,7 @@ from bot.client import PromptJamBot
 from services.audio.mp3 import decode_audio
 from services.settings import Settings
 from tests.conftest import make_settings, running_bot
-from tests.fakediscord import FakeDiscord, StoredMessage
+from tests.fakediscord import FakeDiscord, FakeInteraction, StoredMessage
 from tests.redis_server import RedisServer
 from tests.sine_backend import FREQUENCY_HZ, dominant_hz
 from tests.workers_harness import WorkerProcess, start_worker
@@ -35,6 +35,13 @@ def workers() -> Iterator[list[WorkerProcess]]:
     finally:
         for worker in started:
             worker.stop()
+
+
+async def _create(fd: FakeDiscord, user: Any, channel: Any, prompt: str, duration: int) -> FakeInteraction:
+    """`/music create` on the sine backend, the one the workers here serve."""
+    return await fd.slash_command(
+        user, channel, "music create", {"prompt": prompt, "backend": "sine", "duration": duration}
+    )
 
 
 def _has_mp3(m: StoredMessage) -> bool:
@@ -98,9 +105,7 @@ async def test_a_worker_makes_the_piece_and_the_bot_delivers_it(
         listing = await fake_discord.slash_command(alice, channel, "music backends")
         embed = (await listing.wait_response(timeout=5)).data["embeds"][0]
         assert "✅ sine" in {f["name"] for f in embed["fields"]}
-        inter = await fake_discord.slash_command(
-            alice, channel, "music create", {"prompt": "a clean tone", "backend": "sine", "duration": 3}
-        )
+        inter = await _create(fake_discord, alice, channel, "a clean tone", 3)
         done = await inter.wait_original_edit(timeout=RESULT_TIMEOUT, predicate=_has_mp3)
     audio = decode_audio(done.file(next(a.filename for a in done.attachments if a.filename.endswith(".mp3"))))
     assert abs(audio.duration - 3.0) <= 0.5
@@ -127,9 +132,7 @@ async def test_a_worker_killed_mid_render_loses_the_job_to_the_other_which_deliv
     workers += [start_worker(redis.url, tmp_path / f"w{i}", step_s=0.2, steps=30) for i in range(2)]
     async with running_bot(fake_discord, _bot_settings(tmp_path, redis, guild.id)) as bot:
         await _sees_workers(bot, 2)
-        inter = await fake_discord.slash_command(
-            alice, channel, "music create", {"prompt": "a long tone", "backend": "sine", "duration": 3}
-        )
+        inter = await _create(fake_discord, alice, channel, "a long tone", 3)
         job_id = str(inter.id)
         await _until(lambda: _started_on(workers, job_id) is not None, what="the job to start on a worker")
         first = _started_on(workers, job_id)
@@ -158,9 +161,7 @@ async def test_a_piece_finished_while_the_bot_was_down_is_delivered_by_the_next_
     settings = _bot_settings(tmp_path, redis, guild.id)
     async with running_bot(fake_discord, settings) as bot:
         await _sees_workers(bot, 1)
-        inter = await fake_discord.slash_command(
-            alice, channel, "music create", {"prompt": "a tone for later", "backend": "sine", "duration": 3}
-        )
+        inter = await _create(fake_discord, alice, channel, "a tone for later", 3)
         await asyncio.to_thread(worker.wait_log, f"job {inter.id} (sine) started")
     # the bot is down: the worker finishes and stores the piece in Redis; nobody is there to post it
     await asyncio.to_thread(worker.wait_log, f"job {inter.id} done")
@@ -189,21 +190,15 @@ async def test_redis_down_refuses_new_pieces_clearly_and_accepted_ones_survive_i
     async with running_bot(fake_discord, _bot_settings(tmp_path, redis, guild.id)) as bot:
         executor: Any = bot.engine.jobs.executor
         await _sees_workers(bot, 1)
-        first = await fake_discord.slash_command(
-            alice, channel, "music create", {"prompt": "first tone", "backend": "sine", "duration": 2}
-        )
+        first = await _create(fake_discord, alice, channel, "first tone", 2)
         await asyncio.to_thread(worker.wait_log, f"job {first.id} (sine) started")
         # the only worker is busy: bob's piece waits in the bot's queue (its record is in SQLite)
-        second = await fake_discord.slash_command(
-            bob, channel, "music create", {"prompt": "second tone", "backend": "sine", "duration": 2}
-        )
+        second = await _create(fake_discord, bob, channel, "second tone", 2)
         await _until(lambda: bot.engine.jobs.position_of(str(second.id)) == 1, what="the second job queued")
 
         redis.stop()  # a Redis without persistence: everything in it is gone
         await _until(lambda: not executor._reachable, what="the bot to notice Redis is down")
-        refused = await fake_discord.slash_command(
-            carol, channel, "music create", {"prompt": "third tone", "backend": "sine", "duration": 2}
-        )
+        refused = await _create(fake_discord, carol, channel, "third tone", 2)
         answer = await refused.wait_response(timeout=10)
         assert answer.ephemeral and "can't be reached right now" in (answer.content or "")
 
@@ -214,9 +209,7 @@ async def test_redis_down_refuses_new_pieces_clearly_and_accepted_ones_survive_i
 
         # and it recovered by itself: a new piece is accepted and made again
         await _sees_workers(bot, 1)
-        third = await fake_discord.slash_command(
-            carol, channel, "music create", {"prompt": "third tone", "backend": "sine", "duration": 2}
-        )
+        third = await _create(fake_discord, carol, channel, "third tone", 2)
         await third.wait_original_edit(timeout=RESULT_TIMEOUT, predicate=_has_mp3)
         await asyncio.sleep(0.5)
     assert _posted_mp3s(fake_discord, channel) == 3
@@ -231,9 +224,7 @@ async def test_with_no_live_worker_the_bot_says_so_and_takes_no_piece(
 ) -> None:
     guild, channel, alice = studio
     async with running_bot(fake_discord, _bot_settings(tmp_path, redis, guild.id)) as bot:
-        inter = await fake_discord.slash_command(
-            alice, channel, "music create", {"prompt": "a tone", "backend": "sine", "duration": 2}
-        )
+        inter = await _create(fake_discord, alice, channel, "a tone", 2)
         answer = await inter.wait_response(timeout=10)
         assert answer.ephemeral and "no worker is running it right now" in (answer.content or "")
         assert bot.engine.jobs.queue_length() == 0

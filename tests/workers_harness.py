@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass
 class WorkerProcess:
-    """One `promptjam worker` (with the sine backend registered) in a process of its own."""
+    """One `promptjam worker` in a process of its own, logging to DATA_DIR/worker.log (tests and bench)."""
 
     process: subprocess.Popen[bytes]
     log_path: Path
@@ -24,16 +24,25 @@ class WorkerProcess:
     def pid(self) -> int:
         return self.process.pid
 
+    @property
+    def name(self) -> str:
+        """Its DATA_DIR's name, for messages."""
+        return self.log_path.parent.name
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def check_alive(self) -> None:
+        if self.process.poll() is not None:
+            tail = "\n".join(self.log().splitlines()[-30:])
+            raise AssertionError(f"worker {self.name} exited with {self.process.returncode}:\n{tail}")
 
     def wait_log(self, text: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if text in self.log():
                 return
-            if self.process.poll() is not None:
-                raise AssertionError(f"worker exited ({self.process.returncode}):\n{self.log()}")
+            self.check_alive()
             time.sleep(0.05)
         raise AssertionError(f"worker never logged {text!r}:\n{self.log()}")
 

@@ -57,6 +57,11 @@ def is_enabled(name: str, settings: Settings) -> bool:
     return name in _records and (settings.enabled_backends is None or name in settings.enabled_backends)
 
 
+def enabled_records(settings: Settings) -> list[Record]:
+    """The records of the backends ENABLED_BACKENDS allows, in registry order."""
+    return [r for r in _records.values() if is_enabled(r.name, settings)]
+
+
 def lane_of(name: str) -> Lane:
     """The lane a backend's jobs run in; a name no record has (a job of an older release) takes the CPU's."""
     found = _records.get(name)

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from services.backends.base import BackendStatus, BackendUnavailable, Cancelled
 from services.backends.record import Lane
-from services.backends.registry import backend_status, is_enabled, lane_of, records
+from services.backends.registry import backend_status, enabled_records, lane_of
 from services.errors import UserError, literal, render_message
 from services.jobs.models import MusicRequest, MusicResult
 from services.settings import Settings
@@ -415,8 +415,7 @@ def make_executor(settings: Settings, *, warm: tuple[str, ...] | None = None) ->
 
     if warm is None:  # the bot loads no model whose jobs go to workers
         remote = remote_backends(settings)
-        here = [r for r in records() if is_enabled(r.name, settings) and r.name not in remote]
-        warm = tuple(r.name for r in here if r.lane is Lane.CPU)
+        warm = tuple(r.name for r in enabled_records(settings) if r.lane is Lane.CPU and r.name not in remote)
     return RedisExecutor(settings, local=make_local_executor(settings, warm=warm))
 
 
@@ -426,7 +425,7 @@ def make_local_executor(
     """Executors making music in this process's workers (the bot's own, or a `promptjam worker`'s).
 
     `model_warm`: model-lane backends loaded at start (a worker owns its models from the first job)."""
-    enabled = [r for r in records() if is_enabled(r.name, settings)]
+    enabled = enabled_records(settings)
     if warm is None:
         warm = tuple(r.name for r in enabled if r.lane is Lane.CPU)
     cpu: Executor

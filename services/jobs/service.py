@@ -354,9 +354,6 @@ class JobService:
 
     # --- running -------------------------------------------------------------------------------
 
-    def _lane_of(self, job_id: str) -> Lane:
-        return lane_of(self._records[job_id].request.backend)
-
     def _lane_capacity(self, lane: Lane) -> int:
         return self.settings.model_workers if lane is Lane.MODEL else self.settings.workers
 
@@ -374,7 +371,7 @@ class JobService:
         room = self.executor.has_room(record.request.backend)
         if room is False:
             return False  # workers elsewhere: none free, or Redis down; it waits here, safe in the record
-        lane = self._lane_of(job_id)
+        lane = lane_of(record.request.backend)
         if room is None and self._running_by_lane[lane] >= self._lane_capacity(lane):
             return False
         return not user_id or self._running_by_user[user_id] < self.settings.per_user_concurrent_jobs

@@ -33,6 +33,12 @@ def connection_kwargs() -> dict[str, Any]:
     }
 
 
+async def stream_tail(redis: Any, stream: str) -> bytes:
+    """The id of a stream's newest entry ("0-0" when empty): read from there to see only what comes next."""
+    newest = await redis.xrevrange(stream, count=1)
+    return newest[0][0] if newest else b"0-0"
+
+
 def connect(url: str) -> Any:
     """A client for `url`; connections open lazily, so this never fails while Redis is down.
 

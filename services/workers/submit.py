@@ -26,7 +26,7 @@ from services.jobs.models import MusicRequest, MusicResult
 from services.settings import Settings
 from services.workers.announce import WorkerInfo, live_workers
 from services.workers.broker import ReclaimingStreamBroker
-from services.workers.connection import BLOCK_MS, OUTAGE_ERRORS, connect
+from services.workers.connection import BLOCK_MS, OUTAGE_ERRORS, connect, stream_tail
 from services.workers.keys import RENDER_TASK, RedisKeys
 from services.workers.wire import Outcome, unpack
 
@@ -285,10 +285,9 @@ class RedisExecutor:
     async def _events_tail(self) -> bytes:
         """The newest event id now: later events are read (earlier outcomes wait in their hashes)."""
         try:
-            newest = await self._redis.xrevrange(self.keys.events, count=1)
+            return await stream_tail(self._redis, self.keys.events)
         except OUTAGE_ERRORS:
             return b"0-0"
-        return newest[0][0] if newest else b"0-0"
 
     async def _read_events(self, cursor: bytes) -> None:
         away = False

@@ -7,7 +7,7 @@ MusicResult that crossed machines reads exactly like one made here.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -95,13 +95,11 @@ def _relocated(result: MusicResult, renamed: dict[str, str], job_id: str) -> Mus
     def moved(path: str | None) -> str | None:
         return renamed.get(path, path) if path else path
 
-    return MusicResult(
-        **{
-            **result.__dict__,
-            "job_id": job_id,
-            "mp3_path": renamed[result.mp3_path],
-            "preview_path": moved(result.preview_path),
-            "midi_path": moved(result.midi_path),
-            "attachments": tuple(renamed[p] for p in result.attachments),
-        }
+    return replace(
+        result,
+        job_id=job_id,
+        mp3_path=renamed[result.mp3_path],
+        preview_path=moved(result.preview_path),
+        midi_path=moved(result.midi_path),
+        attachments=tuple(renamed[p] for p in result.attachments),
     )

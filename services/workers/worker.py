@@ -26,14 +26,14 @@ from taskiq.api import run_receiver_task
 
 from services.backends.base import Cancelled
 from services.backends.record import Lane
-from services.backends.registry import backend_status, is_enabled, lane_of, names, record_for
+from services.backends.registry import backend_status, enabled_records, lane_of, names, record_for
 from services.inputs import discard_input, stage_input
 from services.jobs.executors import Executor, JobFailed, make_local_executor
 from services.jobs.models import MusicRequest
 from services.settings import Settings, SettingsError
 from services.workers.announce import ANNOUNCE_EVERY_S, WorkerInfo, announce, withdraw
 from services.workers.broker import ReclaimingStreamBroker
-from services.workers.connection import BLOCK_MS, OUTAGE_ERRORS, connect
+from services.workers.connection import BLOCK_MS, OUTAGE_ERRORS, connect, stream_tail
 from services.workers.keys import RENDER_TASK, RedisKeys
 from services.workers.wire import Outcome, pack
 
@@ -57,7 +57,7 @@ def plan_worker(settings: Settings, backends: tuple[str, ...] | None, concurrenc
     name that is not a backend, skip (and say why) those that cannot run on this machine."""
     if concurrency is not None and not 1 <= concurrency <= 64:
         raise SettingsError("--concurrency must be between 1 and 64")
-    wanted = tuple(backends or settings.worker_backends or [n for n in names() if is_enabled(n, settings)])
+    wanted = tuple(backends or settings.worker_backends or [r.name for r in enabled_records(settings)])
     unknown = [name for name in wanted if record_for(name) is None]
     if unknown:
         raise SettingsError(f"unknown backend(s) {', '.join(unknown)}; choose from {', '.join(names())}")
@@ -77,6 +77,8 @@ class Worker:
     def __init__(self, settings: Settings, plan: WorkerPlan, *, worker_id: str | None = None) -> None:
         if settings.redis_url is None:
             raise SettingsError("setting REDIS_URL is missing: a worker takes its jobs from Redis")
+        for name, why in plan.skipped:
+            log.warning("not serving %s: %s", name, why)
         if not plan.backends:
             raise SettingsError("none of this worker's backends can run on this machine")
         self.plan = plan
@@ -247,12 +249,11 @@ class Worker:
             await asyncio.sleep(ANNOUNCE_EVERY_S)
 
     async def _watch_cancels(self) -> None:
-        cursor = b"$"
+        cursor: bytes | None = None  # from the newest cancel once Redis answers: older ones are not ours
         while True:
             try:
-                if cursor == b"$":
-                    newest = await self.redis.xrevrange(self.keys.control, count=1)
-                    cursor = newest[0][0] if newest else b"0-0"
+                if cursor is None:
+                    cursor = await stream_tail(self.redis, self.keys.control)
                 replies = await self.redis.xread({self.keys.control: cursor}, block=BLOCK_MS, count=100)
             except OUTAGE_ERRORS:
                 await asyncio.sleep(STORE_RETRY_S)
@@ -281,8 +282,6 @@ class Worker:
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set; running jobs then get SHUTDOWN_GRACE_S (others take the rest)."""
-        for name, why in self.plan.skipped:
-            log.warning("not serving %s: %s", name, why)
         await self._wait_for_redis(stop)
         if stop.is_set():
             return
