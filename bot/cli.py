@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from services.settings import backend_names
 
 if TYPE_CHECKING:
+    from services.backends.base import SongRequest
     from services.settings import Settings
 
 # Exit statuses of a run stopped by Ctrl+C (SIGINT) or SIGTERM, as shells report them.
@@ -48,6 +49,7 @@ async def _make(args: argparse.Namespace, settings: Settings) -> int:
     executor = ThreadExecutor(settings, workers=1)
     async with Engine(settings, executor=executor, database=":memory:") as engine:
         try:
+            song, cover = _song_options(args)
             request = engine.build_request(
                 RequestOptions(
                     prompt=args.prompt,
@@ -56,6 +58,10 @@ async def _make(args: argparse.Namespace, settings: Settings) -> int:
                     seed=args.seed,
                     bpm=args.bpm,
                     key=args.key,
+                    song=song,
+                    input_path=str(cover) if cover else None,
+                    input_name=cover.name if cover else None,
+                    input_kind="audio" if cover else None,
                 ),
                 upload_limit_bytes=args.max_bytes,
                 origin="cli",  # the operator: per-server switches (code off by default) do not apply
@@ -98,10 +104,36 @@ async def _make(args: argparse.Namespace, settings: Settings) -> int:
         shutil.copyfile(result.midi_path, args.midi)
     if args.preview and result.preview_path:
         shutil.copyfile(result.preview_path, args.preview)
+    for name, path in result.stems[1:]:  # the first stem is the MP3 written above
+        shutil.copyfile(path, out.with_name(f"{out.stem.removesuffix('-' + result.stems[0][0])}-{name}.mp3"))
     if not args.quiet:
         print(result_text(result))
         print(f"\nWrote {out} ({out.stat().st_size // 1024} KB) in {time.perf_counter() - started:.1f} s")
     return 0
+
+
+def _song_options(args: argparse.Namespace) -> tuple[SongRequest | None, Path | None]:
+    """The song part of `make`: lyrics (text, or a file's text), metre, language, a cover's input file."""
+    from services.backends.base import SongRequest
+    from services.errors import UserError
+
+    wants_song = args.lyrics is not None or args.cover or args.timesig or args.language
+    if not wants_song and (args.backend or "").strip().lower() != "song":
+        return None, None
+    lyrics = args.lyrics
+    if lyrics is not None and len(lyrics) < 4096 and "\n" not in lyrics and Path(lyrics).is_file():
+        lyrics = Path(lyrics).read_text(encoding="utf-8", errors="replace")
+    cover = Path(args.cover) if args.cover else None
+    if cover is not None and not cover.is_file():
+        raise UserError("There is no audio file at {path}.", path=str(cover))
+    song = SongRequest(
+        task="cover" if cover else "sing",
+        lyrics=lyrics,
+        language=args.language or "en",
+        beats_per_bar=args.timesig,
+        cover_strength=args.strength,
+    )
+    return song, cover
 
 
 def _backends(settings: Settings) -> int:
@@ -200,6 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
     make.add_argument("--seed", type=int, help="seed, for the same result again")
     make.add_argument("--bpm", type=float, help="tempo; wins over the prompt")
     make.add_argument("--key", help='key, e.g. "A minor"; wins over the prompt')
+    make.add_argument("--lyrics", help="song: the words to sing, or a text file holding them")
+    make.add_argument("--timesig", help='song: metre, e.g. "3/4" or "6/8"')
+    make.add_argument("--language", help="song: the lyrics' language (en, es, ja …)")
+    make.add_argument("--cover", help="song: re-perform this audio file in the prompt's style")
+    make.add_argument(
+        "--strength", type=float, help="song --cover: how much of the file's shape to keep (0–1)"
+    )
     make.add_argument("-o", "--output", help="MP3 path (default: a name from the prompt)")
     make.add_argument("--midi", help="also write the MIDI file here")
     make.add_argument("--preview", help="also write the preview PNG here")

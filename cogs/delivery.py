@@ -383,15 +383,26 @@ class Deliverer:
                 if midi is not None:
                     name = result.mp3_filename.removesuffix(".mp3") + ".mid"
                     files.append(discord.File(io.BytesIO(midi), filename=name))
+            base = result.mp3_filename.removesuffix(f"-{result.stems[0][0]}.mp3") if result.stems else ""
+            if result.stems and result.stems_together:
+                for name, path in result.stems[1:]:
+                    stem = await self._read(path)
+                    if stem is not None:
+                        files.append(discord.File(io.BytesIO(stem), filename=f"{base}-{name}.mp3"))
             # Jam renders (request.jam set) carry credits and get no derive buttons (those remake one prompt).
-            buttons = record.request.jam is None
+            buttons = record.request.jam is None and (not result.stems or not result.stems_together)
+            sings = self.engine.backend_can(result.backend, Ability.LYRICS)
+            view = result_view(
+                record.job_id,
+                has_midi=result.midi_path is not None,
+                song=sings,
+                stems_offered=tuple(name for name, _ in result.stems[1:]) if result.stems else (),
+            )
             return {
                 "content": credits_content(result.credits),
                 "embed": result_embed(record, result),
                 "files": files,
-                "view": result_view(record.job_id, has_midi=result.midi_path is not None)
-                if buttons
-                else None,
+                "view": view if buttons else None,
             }
         if record.state is JobState.CANCELLED:
             return {"content": f"🛑 Cancelled.\n> {safe_text(record.request.prompt, 180)}"}

@@ -133,6 +133,10 @@ def result_embed(record: JobRecord, result: MusicResult) -> discord.Embed:
     if result.summary:
         lines = [f"• {safe_text(line, 180)}" for line in result.summary[:12]]
         embed.add_field(name="What I understood", value="\n".join(lines), inline=False)
+    if result.lyrics:
+        embed.add_field(name="Lyrics", value=lyrics_text(result.lyrics, 1000), inline=False)
+    if result.stems:
+        embed.add_field(name="Stems", value=", ".join(name for name, _ in result.stems), inline=False)
     if result.notes:
         embed.add_field(name="Notes", value="\n".join(safe_text(n, 300) for n in result.notes), inline=False)
     if result.preview_path:
@@ -141,6 +145,20 @@ def result_embed(record: JobRecord, result: MusicResult) -> discord.Embed:
     by = f"requested by {clean(record.request.user_name, 80)}" if record.request.user_name else ""
     embed.set_footer(text=f"job {record.job_id} · {by}".strip(" ·"))
     return fit_embed(embed)
+
+
+def lyrics_text(lyrics: str, limit: int) -> str:
+    """Song words for an embed: line by line, each made inert like any user text, cut to `limit`."""
+    out: list[str] = []
+    size = 0
+    for line in lyrics.split("\n"):
+        shown = safe_text(line, 120) if line.strip() else ""
+        if size + len(shown) + 2 > limit - 1:
+            out.append("…")
+            break
+        out.append(shown)
+        size += len(shown) + 1
+    return "\n".join(out) or "—"
 
 
 def failure_reason(record: JobRecord) -> str:

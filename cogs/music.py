@@ -28,8 +28,10 @@ from cogs.formatting import (
     safe_text,
     warning_text,
 )
+from cogs.song_ui import LyricsModal, RepaintModal
 from cogs.starting import start_job
-from cogs.views import JobButton
+from cogs.views import JobButton, StemButton
+from services.backends.base import SongRequest
 from services.engine import Engine, RequestOptions
 from services.errors import UserError
 from services.jobs.models import DiscordDelivery, JobState, MusicRequest
@@ -88,11 +90,11 @@ class MusicCog(commands.Cog, name="Music"):
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.hear_menu)
-        self.bot.add_dynamic_items(JobButton)
+        self.bot.add_dynamic_items(JobButton, StemButton)
 
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.hear_menu.name, type=self.hear_menu.type)
-        self.bot.remove_dynamic_items(JobButton)
+        self.bot.remove_dynamic_items(JobButton, StemButton)
 
     async def _context_menu_error(
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
@@ -145,6 +147,80 @@ class MusicCog(commands.Cog, name="Music"):
         request = self._request(
             interaction,
             RequestOptions(prompt=prompt, backend=backend, duration_s=duration, seed=seed, bpm=bpm, key=key),
+        )
+        await self._start_job(interaction, request)
+
+    @music.command(
+        name="song", description="A sung song: your lyrics (or written for you) at your tempo and key"
+    )
+    @app_commands.describe(
+        prompt='The style, e.g. "dreamy synth-pop, female vocals"',
+        lyrics='The words; " / " starts a new line. For long lyrics use write_lyrics instead',
+        bpm="Tempo in beats per minute",
+        key='Key, e.g. "A minor"',
+        timesig='Metre: "4/4", "3/4", "6/8" or "2/4"',
+        duration="Length in seconds (10 s to the bot's longest)",
+        language="The lyrics' language, e.g. en, es, ja",
+        seed="Same seed + same song = same music",
+        write_lyrics="Open a box to write long, multi-line lyrics",
+    )
+    async def song(
+        self,
+        interaction: discord.Interaction[Any],
+        prompt: app_commands.Range[str, 1, 1000],
+        lyrics: app_commands.Range[str, 1, 4000] | None = None,
+        bpm: app_commands.Range[int, 20, 300] | None = None,
+        key: app_commands.Range[str, 1, 40] | None = None,
+        timesig: app_commands.Range[str, 1, 8] | None = None,
+        duration: app_commands.Range[int, 10, 600] | None = None,
+        language: app_commands.Range[str, 1, 20] | None = None,
+        seed: app_commands.Range[int, 0, 2**31 - 1] | None = None,
+        write_lyrics: bool = False,
+    ) -> None:
+        def options(words: str | None) -> RequestOptions:
+            song = SongRequest(lyrics=words, language=language or "en", beats_per_bar=timesig)  # type: ignore[arg-type]
+            return RequestOptions(
+                prompt=prompt, backend="song", duration_s=duration, seed=seed, bpm=bpm, key=key, song=song
+            )
+
+        if write_lyrics:
+            self._request(interaction, options(None))  # a mistake in the options is said before the box opens
+
+            async def submitted(modal_interaction: discord.Interaction[Any], words: str) -> None:
+                await self._start_job(modal_interaction, self._request(modal_interaction, options(words)))
+
+            await interaction.response.send_modal(LyricsModal(submitted, self._report_error, current=lyrics))
+            return
+        await self._start_job(interaction, self._request(interaction, options(lyrics)))
+
+    @music.command(name="cover", description="Your track re-performed in a new style (the song backend)")
+    @app_commands.describe(
+        audio="The track (mp3, wav, ogg, flac)",
+        prompt='The new style, e.g. "acoustic folk, warm male vocals"',
+        strength="0–1: how much of your track's shape is kept (default from the bot's settings)",
+        seed="Same seed + same track = same cover",
+    )
+    async def cover(
+        self,
+        interaction: discord.Interaction[Any],
+        audio: discord.Attachment,
+        prompt: app_commands.Range[str, 1, 1000],
+        strength: app_commands.Range[float, 0.0, 1.0] | None = None,
+        seed: app_commands.Range[int, 0, 2**31 - 1] | None = None,
+    ) -> None:
+        source = from_attachment(audio)
+        request = self._request(
+            interaction,
+            RequestOptions(
+                prompt=prompt,
+                backend="song",
+                seed=seed,
+                input_kind="audio",
+                input_name=source.name[:100],
+                input_url=vetted_url(source),
+                input_size=source.size,
+                song=SongRequest(task="cover", cover_strength=strength),
+            ),
         )
         await self._start_job(interaction, request)
 
@@ -379,9 +455,7 @@ class MusicCog(commands.Cog, name="Music"):
         return [
             app_commands.Choice(name=fit_choice_name(f"{s.name} — {s.description}"), value=s.name)
             for s in self.engine.backends()
-            if s.available
-            and current in s.name
-            and self.engine.policy.allows(s.name, interaction.guild_id)
+            if s.available and current in s.name and self.engine.policy.allows(s.name, interaction.guild_id)
         ][:25]
 
     @music.command(name="backends", description="Which backends can run here, and why not")
@@ -442,6 +516,12 @@ class MusicCog(commands.Cog, name="Music"):
             if action == "midi":
                 await self._send_midi(interaction, job_id)
                 return
+            if action.startswith("stem:"):
+                await self._send_stem(interaction, job_id, action.removeprefix("stem:"))
+                return
+            if action in ("repaint", "lyrics", "stems"):
+                await self._song_button(interaction, action, job_id)
+                return
             derived = _DERIVED_ACTIONS.get(action)
             if derived is None:
                 raise UserError("That button is no longer supported.")
@@ -454,6 +534,53 @@ class MusicCog(commands.Cog, name="Music"):
             await self._start_job(interaction, request)
         except Exception as exc:
             await self._report_error(interaction, exc)
+
+    async def _song_button(self, interaction: discord.Interaction[Any], action: str, job_id: str) -> None:
+        """Stems starts at once; Repaint and Write lyrics first open a modal for the range and words."""
+
+        async def start(
+            inter: discord.Interaction[Any],
+            which: Literal["repaint", "stems", "lyrics"],
+            **kwargs: Any,
+        ) -> None:
+            request = await self.engine.derive_song(
+                job_id, which, user_id=inter.user.id, upload_limit_bytes=upload_limit(inter), **kwargs
+            )
+            request = request.derive(user_name=inter.user.display_name, channel_id=inter.channel_id)
+            await self._start_job(inter, request)
+
+        if action == "stems":
+            await start(interaction, "stems")
+            return
+        record = await self.engine.job(job_id)
+        if record is None or record.result is None:
+            raise UserError("That song is no longer available to build on.")
+        if action == "repaint":
+
+            async def repaint(inter: discord.Interaction[Any], a: float, b: float, words: str | None) -> None:
+                await start(inter, "repaint", start_s=a, end_s=b, lyrics=words)
+
+            await interaction.response.send_modal(RepaintModal(repaint, self._report_error))
+            return
+
+        async def new_words(inter: discord.Interaction[Any], words: str) -> None:
+            await start(inter, "lyrics", lyrics=words)
+
+        modal = LyricsModal(new_words, self._report_error, current=record.result.lyrics)
+        await interaction.response.send_modal(modal)
+
+    async def _send_stem(self, interaction: discord.Interaction[Any], job_id: str, stem: str) -> None:
+        record = await self.engine.job(job_id)
+        stems = dict(record.result.stems) if record and record.result else {}
+        data = await asyncio.to_thread(self.engine.result_file, stems.get(stem))
+        if data is None or record is None or record.result is None:
+            raise UserError("That stem is no longer available.")
+        base = record.result.mp3_filename.removesuffix(f"-{record.result.stems[0][0]}.mp3")
+        await interaction.response.send_message(
+            f"The {stem} stem:",
+            file=discord.File(io.BytesIO(data), filename=f"{base}-{stem}.mp3"),
+            ephemeral=True,
+        )
 
     async def _send_midi(self, interaction: discord.Interaction[Any], job_id: str) -> None:
         record = await self.engine.job(job_id)

@@ -17,12 +17,17 @@ ACTIONS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
     "extend": ("Extend", "⏩", discord.ButtonStyle.secondary),
     "variation": ("Variation", "🔀", discord.ButtonStyle.secondary),
     "midi": ("MIDI", "🎹", discord.ButtonStyle.secondary),
+    "repaint": ("Repaint", "🖌️", discord.ButtonStyle.secondary),
+    "stems": ("Stems", "🎚️", discord.ButtonStyle.secondary),
+    "lyrics": ("Write lyrics", "✍️", discord.ButtonStyle.secondary),
 }
+SONG_ACTIONS = ("reroll", "extend", "repaint", "stems", "lyrics")  # a song's buttons (the song backend)
+PIECE_ACTIONS = ("reroll", "extend", "variation", "midi")  # every other piece's
 
 
 class JobButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"pj:(?P<action>reroll|extend|variation|midi):(?P<job>[A-Za-z0-9_-]{1,40})",
+    template=r"pj:(?P<action>reroll|extend|variation|midi|repaint|stems|lyrics):(?P<job>[A-Za-z0-9_-]{1,40})",
 ):
     """One of a result's buttons; the cog does the work."""
 
@@ -49,9 +54,49 @@ class JobButton(
         await handler(interaction, self.action, self.job_id)
 
 
-def result_view(job_id: str, *, has_midi: bool) -> discord.ui.View:
+class StemButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"pj:stem:(?P<stem>vocals|drums|bass|other):(?P<job>[A-Za-z0-9_-]{1,40})",
+):
+    """One stem of a Stems result whose stems did not fit one message: sends that stem privately."""
+
+    def __init__(self, stem: str, job_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=stem.capitalize(),
+                emoji="🎚️",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"pj:stem:{stem}:{job_id}",
+            )
+        )
+        self.stem = stem
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> StemButton:
+        return cls(match["stem"], match["job"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        cog = interaction.client.get_cog("Music")
+        handler = getattr(cog, "handle_button", None)
+        if handler is None:
+            await interaction.response.send_message("Music is unavailable right now.", ephemeral=True)
+            return
+        await handler(interaction, f"stem:{self.stem}", self.job_id)
+
+
+def result_view(
+    job_id: str, *, has_midi: bool, song: bool = False, stems_offered: tuple[str, ...] = ()
+) -> discord.ui.View:
+    """A result's buttons: a song's (Repaint, Stems, Write lyrics…), a piece's, or a Stems result's stems."""
     view = discord.ui.View(timeout=None)
-    for action in ACTIONS:
+    if stems_offered:
+        for stem in stems_offered:
+            view.add_item(StemButton(stem, job_id))
+        return view
+    for action in SONG_ACTIONS if song else PIECE_ACTIONS:
         if action == "midi" and not has_midi:
             continue
         view.add_item(JobButton(action, job_id))

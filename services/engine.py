@@ -10,14 +10,16 @@ import asyncio
 import logging
 import random
 from contextlib import AsyncExitStack, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
 from services.backends.abilities import Ability
-from services.backends.base import BackendStatus
+from services.backends.base import BackendStatus, SongRequest
 from services.backends.registry import backend_status, backends_taking, has_ability, names
+from services.backends.song.lyrics import INSTRUMENTAL, beats_per_bar, clean_lyrics, language_code
+from services.backends.song.ranges import check_range
 from services.errors import UnknownJob, UserError, backend_cannot_run
 from services.guild_settings import GuildSettingsStore
 from services.inputs import check_audio_name, check_declared_size
@@ -53,6 +55,24 @@ class RequestOptions:
     input_name: str | None = None
     input_kind: Literal["image", "audio"] | None = None
     image_mode: Literal["describe", "sonify", "img2img"] | None = None
+    song: SongRequest | None = None  # a song job: lyrics as typed (checked here), metre, language, task
+
+
+SongAction = Literal["repaint", "stems", "lyrics"]
+
+
+def check_song(song: SongRequest) -> SongRequest:
+    """A song request as typed → one the backend can sing, or a UserError saying what to fix."""
+    if song.cover_strength is not None and not 0.0 <= song.cover_strength <= 1.0:
+        raise UserError("Cover strength goes from 0 (only the prompt) to 1 (only your audio's shape).")
+    if song.extend_s is not None and not 1.0 <= song.extend_s <= 600.0:
+        raise UserError("A song can be extended by 1 to 600 seconds.")
+    return replace(
+        song,
+        lyrics=clean_lyrics(song.lyrics),
+        language=language_code(song.language),
+        beats_per_bar=beats_per_bar(song.beats_per_bar),
+    )
 
 
 class Engine:
@@ -202,6 +222,7 @@ class Engine:
             check_declared_size(options.input_size, self.settings.image_max_bytes)
         if options.input_kind == "audio":
             check_audio_name(options.input_name)
+        song = check_song(options.song) if options.song is not None else None
         backend = (options.backend or self._default_backend(options)).strip().lower()
         status = self.backend_status(backend)
         if not status.available:
@@ -234,11 +255,14 @@ class Engine:
             channel_id=channel_id,
             upload_limit_bytes=upload_limit_bytes,
             origin=origin,
+            song=song,
         )
 
     def _default_backend(self, options: RequestOptions) -> str:
         """Without a backend option: one that takes the input (audio, img2img), else the bot's default."""
         wants = Ability.AUDIO_IN if options.input_kind == "audio" else None
+        if options.song is not None:
+            wants = Ability.LYRICS
         if options.input_kind == "image" and options.image_mode == "img2img":
             wants = Ability.IMAGE_IN
         takers = backends_taking(wants) if wants else []
@@ -272,6 +296,22 @@ class Engine:
             "origin": origin,
         }
         act: Action = action
+        if (
+            act == "extend"
+            and req.song is not None
+            or act == "extend"
+            and has_ability(req.backend, Ability.LYRICS)
+        ):
+            return req.derive(
+                **changes,
+                **self._song_source(parent),
+                song=SongRequest(
+                    task="extend",
+                    lyrics=res.lyrics or INSTRUMENTAL,
+                    language=req.song.language if req.song else "en",
+                    beats_per_bar=req.song.beats_per_bar if req.song else None,
+                ),
+            )
         if act == "reroll":
             changes["seed"] = random.randint(0, MAX_SEED)
         elif act == "variation":
@@ -293,6 +333,70 @@ class Engine:
             changes["bpm"] = res.tempo_bpm
             changes["key"] = res.key
         return req.derive(**changes)
+
+    async def derive_song(
+        self,
+        parent_job_id: str,
+        action: SongAction,
+        *,
+        user_id: int,
+        upload_limit_bytes: int,
+        lyrics: str | None = None,
+        start_s: float | None = None,
+        end_s: float | None = None,
+        origin: Origin = "discord",
+    ) -> MusicRequest:
+        """A song job on a finished song: repaint a range (new words optional), split it into stems, or
+        sing it again with the words from the Write lyrics modal. Admitted like a new request."""
+        parent = await self.jobs.get(parent_job_id)
+        if parent is None or parent.result is None:
+            raise UnknownJob("That song is no longer available to build on.")
+        req, res = parent.request, parent.result
+        if not has_ability(req.backend, Ability.LYRICS):
+            raise UserError("Those buttons work on songs from the song backend.")
+        if res.stems:
+            raise UserError("These are stems already; use the buttons on the song itself.")
+        base = req.song or SongRequest()
+        words = clean_lyrics(lyrics) if lyrics is not None and lyrics.strip() else None
+        changes: dict[str, object] = {
+            "action": "variation" if action == "lyrics" else "create",
+            "parent_job_id": parent_job_id,
+            "user_id": user_id,
+            "upload_limit_bytes": upload_limit_bytes,
+            "origin": origin,
+            "bpm": req.bpm if req.bpm is not None else res.tempo_bpm,
+            "key": req.key if req.key is not None else res.key,
+        }
+        if action == "lyrics":
+            if words is None:
+                raise UserError("Write some lyrics to sing (or use Reroll for a new take).")
+            song = replace(base, task="sing", lyrics=words, lyrics_written_by=None)
+            return req.derive(**changes, song=song)
+        if action == "stems":
+            song = SongRequest(task="stems", lyrics=INSTRUMENTAL, language=base.language)
+            return req.derive(**changes, **self._song_source(parent), song=song)
+        start, end = check_range(start_s, end_s, res.duration_s)
+        song = SongRequest(
+            task="repaint",
+            lyrics=words or res.lyrics or INSTRUMENTAL,
+            language=base.language,
+            beats_per_bar=base.beats_per_bar,
+            repaint_start_s=start,
+            repaint_end_s=end,
+        )
+        return req.derive(**changes, **self._song_source(parent), song=song, duration_s=None)
+
+    @staticmethod
+    def _song_source(parent: JobRecord) -> dict[str, object]:
+        """The parent's MP3 as the input a song task works on (it travels to remote workers like uploads)."""
+        assert parent.result is not None
+        return {
+            "input_path": parent.result.mp3_path,
+            "input_url": None,
+            "input_name": "song.mp3",
+            "input_kind": "audio",
+            "continue_from": None,
+        }
 
     # --- jobs, as commands and buttons use them ----------------------------------------------------
     # The job seam (JobService) stays behind the engine for cogs; the Deliverer, which consumes the seam's

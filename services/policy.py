@@ -86,6 +86,13 @@ class Policy:
         """Each kind of job needs its ability in the backend's record: audio starts only backends that take
         audio, img2img only backends that draw from a picture, words only backends that start from words."""
         kind = request.kind
+        if kind is JobKind.SONG:
+            takers = backends_taking(Ability.LYRICS)
+            if request.backend not in takers:
+                raise UserError(
+                    f"Songs, covers, repaints and stems are made by the {_names(takers)} backend."
+                )
+            return
         if kind is JobKind.AUDIO:
             takers = backends_taking(Ability.AUDIO_IN)
             if request.backend not in takers:

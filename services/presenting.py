@@ -35,6 +35,10 @@ def result_text(result: MusicResult) -> str:
     lines += [f"{label:>9}: {value}" for label, value in result_facts(result)]
     if result.summary:
         lines += ["", "What I understood:"] + [f"  - {line}" for line in result.summary]
+    if result.lyrics:
+        lines += ["", "Lyrics:"] + [f"  {line}" for line in result.lyrics.split("\n")]
+    if result.stems:
+        lines += ["", "Stems: " + ", ".join(name for name, _ in result.stems)]
     if result.notes:
         lines += [""] + [f"Note: {note}" for note in result.notes]
     return "\n".join(lines)

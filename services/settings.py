@@ -64,6 +64,21 @@ class Settings(BaseSettings):
     riffusion_batch_size: int = Field(4, ge=1, le=64)  # most spectrograms in one pipeline call
     riffusion_batch_wait_ms: float = Field(50.0, ge=0, le=2000)  # how long a batch waits for company
     riffusion_max_seconds: float = Field(60.0, ge=5, le=600)  # longest riffusion piece (5.11 s windows)
+    acestep_model: str = (
+        "ACE-Step/acestep-v15-xl-turbo-diffusers"  # song: ACE-Step 1.5 hub id or local folder
+    )
+    acestep_revision: str | None = None  # hub revision of ACESTEP_MODEL
+    acestep_steps: int = Field(8, ge=1, le=200)  # denoising steps (turbo checkpoints are made for 8)
+    acestep_guidance: float = Field(7.0, ge=0, le=30)  # guidance of base/SFT checkpoints (turbo ignores it)
+    acestep_shift: float = Field(3.0, gt=0, le=10)  # timestep shift of the flow-matching schedule
+    acestep_max_seconds: float = Field(240.0, ge=10, le=600)  # longest song (ACE-Step makes 10 s to 10 min)
+    acestep_dtype: Literal["auto", "float32", "float16", "bfloat16"] = (
+        "auto"  # auto: bf16 on GPU, fp32 on CPU
+    )
+    acestep_offload: Literal["none", "model"] = "none"  # model: each part on the GPU only while it runs
+    acestep_batch_size: int = Field(4, ge=1, le=64)  # most songs in one pipeline call
+    acestep_batch_wait_ms: float = Field(50.0, ge=0, le=2000)  # how long a batch waits for company
+    acestep_cover_strength: float = Field(0.6, ge=0, le=1)  # /music cover's default strength
 
     # --- LLM (notes, code, image description) ------------------------------------------------
     openai_api_key: SecretStr | None = None  # the openai client's own OPENAI_API_KEY

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from services.backends.abilities import Ability, BridgesSeams, DrawsFromImage, RestylesAudio
+from services.backends.abilities import Ability, BridgesSeams, DrawsFromImage, RestylesAudio, Sings
 from services.backends.base import BackendUnavailable
 from services.backends.registry import backend_status, get_backend, records
 from services.settings import Settings
@@ -16,6 +16,7 @@ PROTOCOLS = {
     Ability.AUDIO_IN: RestylesAudio,
     Ability.IMAGE_IN: DrawsFromImage,
     Ability.TRANSITION: BridgesSeams,
+    Ability.LYRICS: Sings,
 }
 
 

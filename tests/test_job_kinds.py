@@ -21,6 +21,7 @@ STORED = {
         "input_name": "riff.wav",
     },
     JobKind.IMAGE: {"prompt": "", "backend": "styles", "input_kind": "image", "image_mode": "sonify"},
+    JobKind.SONG: {"prompt": "ballad", "backend": "song", "song": {"task": "sing", "lyrics": "[verse]\nla"}},
     JobKind.JAM: {
         "prompt": "Prompt jam (1 prompt)",
         "backend": "styles",

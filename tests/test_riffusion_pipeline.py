@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("diffusers")
 
 from services.backends.base import Cancelled  # noqa: E402
-from services.backends.riffusion.batching import Batcher  # noqa: E402
+from services.backends.batching import Batcher  # noqa: E402
 from services.backends.riffusion.interpolate import (  # noqa: E402
     Endpoint,
     SpectrogramJob,

@@ -79,3 +79,70 @@ def wav_bytes(seconds: float, rate: int = 22_050, freq: float = 330.0) -> bytes:
     return buffer.getvalue()
 
 
+
+
+SONG_SAMPLE_RATE = 16_000  # the tiny ACE-Step VAE's rate: 640 samples a latent frame, 25 frames a second
+
+
+def build_tiny_song_model(folder: Path) -> Path:
+    """A random-weight ACE-Step 1.5 pipeline (DiT, condition encoder, audio tokenizer/detokenizer, Oobleck
+    VAE, a tiny Qwen3 text model and a word-level tokenizer built in code) saved with save_pretrained;
+    returns the model folder. Shapes follow diffusers' tests/pipelines/ace_step; the VAE keeps ACE-Step's
+    25 latent frames a second at 16 kHz, so songs have real lengths."""
+    import torch
+    from diffusers import AceStepPipeline, AutoencoderOobleck, FlowMatchEulerDiscreteScheduler
+    from diffusers.models.transformers.ace_step_transformer import AceStepTransformer1DModel
+    from diffusers.pipelines.ace_step import (
+        AceStepAudioTokenDetokenizer,
+        AceStepAudioTokenizer,
+        AceStepConditionEncoder,
+    )
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3Model
+
+    dim = 8  # acoustic latent channels
+    common = dict(
+        hidden_size=32, intermediate_size=64, num_attention_heads=4, num_key_value_heads=2, head_dim=8,
+        rope_theta=10000.0, sliding_window=16,
+    )
+    torch.manual_seed(0)
+    transformer = AceStepTransformer1DModel(
+        num_hidden_layers=2, in_channels=3 * dim, audio_acoustic_hidden_dim=dim, patch_size=2, **common
+    )
+    condition_encoder = AceStepConditionEncoder(
+        text_hidden_dim=32, timbre_hidden_dim=dim, num_lyric_encoder_hidden_layers=1,
+        num_timbre_encoder_hidden_layers=1, **common,
+    )
+    audio_tokenizer = AceStepAudioTokenizer(
+        audio_acoustic_hidden_dim=dim, pool_window_size=5, fsq_dim=32, fsq_input_levels=[8, 8, 8],
+        num_attention_pooler_hidden_layers=1, **common,
+    )
+    detokenizer = AceStepAudioTokenDetokenizer(
+        audio_acoustic_hidden_dim=dim, pool_window_size=5, num_attention_pooler_hidden_layers=1, **common
+    )
+    vae = AutoencoderOobleck(
+        encoder_hidden_size=2 * dim, downsampling_ratios=[2, 4, 8, 10], channel_multiples=[1, 2, 2, 2],
+        decoder_channels=4, decoder_input_channels=dim, audio_channels=2, sampling_rate=SONG_SAMPLE_RATE,
+    )
+    vocab = {"<pad>": 0, "<unk>": 1, "<|endoftext|>": 2}
+    for word in list(string.ascii_lowercase + string.digits + string.punctuation) + ["#", "\n"]:
+        vocab.setdefault(word, len(vocab))
+    words = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    words.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=words, pad_token="<pad>", unk_token="<unk>", eos_token="<|endoftext|>",
+        model_max_length=4096,
+    )
+    text_encoder = Qwen3Model(Qwen3Config(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=8, vocab_size=len(vocab), max_position_embeddings=4096,
+    ))
+    pipe = AceStepPipeline(
+        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, transformer=transformer,
+        condition_encoder=condition_encoder,
+        scheduler=FlowMatchEulerDiscreteScheduler(num_train_timesteps=1, shift=1.0),
+        audio_tokenizer=audio_tokenizer, audio_token_detokenizer=detokenizer,
+    )
+    out = folder / "model"
+    pipe.save_pretrained(out)
+    return out

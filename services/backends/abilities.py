@@ -12,7 +12,7 @@ import enum
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from services.audio.types import Audio
-from services.backends.base import Generation, GenerationRequest, ProgressFn
+from services.backends.base import Generation, GenerationRequest, ProgressFn, SongRequest
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -27,7 +27,7 @@ class Ability(enum.StrEnum):
     EXTEND = "extend"  # continues where one of its pieces ended (GenerationRequest.continue_from)
     TRANSITION = "transition"  # bridges a jam's seams between two prompts (BridgesSeams)
     MIDI_OUT = "midi"  # the notes are the result: its .mid rides along with the MP3, not behind a button
-    LYRICS = "lyrics"  # sings words it is given (the song backend, to come)
+    LYRICS = "lyrics"  # sings words it is given; song jobs (cover, repaint, stems…) go only here (Sings)
     RUNS_MODEL_CODE = "runs-code"  # runs code a model wrote (sandboxed): off per server until admins allow it
 
 
@@ -37,6 +37,16 @@ class RestylesAudio(Protocol):
 
     def generate_from_audio(
         self, request: GenerationRequest, audio_bytes: bytes, fmt: str, progress: ProgressFn
+    ) -> Generation: ...
+
+
+@runtime_checkable
+class Sings(Protocol):
+    """Ability.LYRICS: a song job — words sung to a prompt, or a task on `source` (the user's upload or an
+    earlier song: cover, repaint, stems, extend)."""
+
+    def sing(
+        self, request: GenerationRequest, song: SongRequest, source: Audio | None, progress: ProgressFn
     ) -> Generation: ...
 
 

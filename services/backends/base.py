@@ -8,7 +8,7 @@ checks `progress` for cancellation by letting the callback raise `Cancelled`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import ClassVar, Literal, Protocol
 
 from services.audio.types import Audio
 
@@ -63,6 +63,26 @@ class GenerationRequest:
     continue_from: tuple[str, int] | None = None  # Extend: start where a previous piece ended (prompt, seed)
 
 
+SongTask = Literal["sing", "cover", "repaint", "stems", "extend"]
+STEMS = ("vocals", "drums", "bass", "other")  # what the Stems button splits a song into
+
+
+@dataclass(frozen=True)
+class SongRequest:
+    """What a song job asks beyond a MusicRequest (the song backend: ACE-Step). `sing` makes a song from
+    words; the other tasks work on the audio in MusicRequest.input_path (an upload, or an earlier song)."""
+
+    task: SongTask = "sing"
+    lyrics: str | None = None  # None: written by the LLM when one is configured; "": an instrumental
+    language: str = "en"  # the lyrics' language (ISO 639-1 code)
+    beats_per_bar: int | None = None  # metre (ACE-Step's "timesignature": 2, 3, 4 or 6); None: the model's
+    cover_strength: float | None = None  # cover: how closely the upload's structure is kept (0–1)
+    repaint_start_s: float | None = None  # repaint: the part to sing again, in seconds from the start
+    repaint_end_s: float | None = None
+    extend_s: float | None = None  # extend: seconds of new music after the song's end
+    lyrics_written_by: str | None = None  # set on results' requests when the LLM wrote the lyrics
+
+
 @dataclass
 class Generation:
     """What a backend made: audio plus what it understood, for the summary."""
@@ -82,6 +102,8 @@ class Generation:
     notes: list[str] = field(default_factory=list)  # warnings/repairs worth telling the user
     attachments: dict[str, bytes] = field(default_factory=dict)  # extra files for the reply ("song.py")
     continue_from: tuple[str, int] | None = None  # (prompt, seed) where a continuation should start
+    lyrics: str | None = None  # a song's words as sung, for the reply
+    stems: dict[str, Audio] = field(default_factory=dict)  # a Stems job's parts, in STEMS order
 
 
 class Backend(Protocol):

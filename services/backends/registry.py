@@ -17,10 +17,11 @@ from services.backends.musicgen.record import RECORD as MUSICGEN
 from services.backends.notes.record import RECORD as NOTES
 from services.backends.record import Lane, Record
 from services.backends.riffusion.record import RECORD as RIFFUSION
+from services.backends.song.record import RECORD as SONG
 from services.backends.styles.record import RECORD as STYLES
 from services.settings import Settings
 
-_records: dict[str, Record] = {r.name: r for r in (STYLES, NOTES, RIFFUSION, CODE, MUSICGEN)}
+_records: dict[str, Record] = {r.name: r for r in (STYLES, NOTES, RIFFUSION, CODE, SONG, MUSICGEN)}
 _instances: dict[tuple[str, Hashable], Backend] = {}
 _lock = threading.Lock()  # worker threads ask for backends concurrently
 

@@ -58,6 +58,8 @@ def finish(
         attachment_paths.append(str(path))
 
     progress("encoding MP3", 1, 2)
+    if piece.stems:
+        return _finish_stems(job_id, piece, request, settings, out_dir, started=started)
     picture = piece.picture or render_preview(audio, title=piece.title)
     others = (len(piece.midi) if piece.midi else 0) + sum(len(d) for d in piece.attachments.values())
     fitted, kept = fit_mp3_and_picture(audio, request, settings, piece.title, picture, other_bytes=others)
@@ -90,7 +92,95 @@ def finish(
         attachments=tuple(attachment_paths),
         continue_from=piece.continue_from,
         credits=piece.credits,
+        lyrics=piece.lyrics,
     )
+
+
+def _finish_stems(
+    job_id: str, piece: Piece, request: MusicRequest, settings: Settings, out_dir: Path, *, started: float
+) -> MusicResult:
+    """Each stem an MP3: all at one bitrate that fits them into one message together when it can, else
+    each fitted alone, to be sent one by one (the reply carries the first, buttons the rest)."""
+    stems = {
+        name: normalize_loudness(fit_length(a.to_stereo(), piece.length_s), target_lufs=settings.target_lufs)
+        for name, a in piece.stems.items()
+    }
+    share = (request.upload_limit_bytes - _UPLOAD_ENVELOPE_BYTES) // max(1, len(stems))
+    together = _fit_each(stems, share, request, settings, piece.title)
+    alone = together is None
+    fitted = together or _fit_each(
+        stems,
+        request.upload_limit_bytes - _UPLOAD_ENVELOPE_BYTES,
+        request,
+        settings,
+        piece.title,
+        allow_shortening=True,
+    )
+    assert fitted is not None
+    paths: list[tuple[str, str]] = []
+    for name, mp3 in fitted.items():
+        path = out_dir / f"stem-{name}.mp3"
+        path.write_bytes(mp3.data)
+        paths.append((name, str(path)))
+    first = next(iter(fitted.values()))
+    notes = list(piece.notes)
+    if alone:
+        notes.append("The stems don't fit in one message here, so each comes on its own: use the buttons.")
+    notes += sorted({m.note for m in fitted.values() if m.note})
+    return MusicResult(
+        job_id=job_id,
+        title=piece.title,
+        mp3_path=paths[0][1],
+        mp3_filename=mp3_filename(piece.name).removesuffix(".mp3") + f"-{paths[0][0]}.mp3",
+        preview_path=None,
+        midi_path=None,
+        duration_s=first.duration_s,
+        bitrate_kbps=first.bitrate_kbps,
+        seed=request.seed,
+        backend=request.backend,
+        tempo_bpm=piece.tempo_bpm,
+        key=piece.key,
+        time_signature=piece.time_signature,
+        tags=tuple(piece.tags),
+        summary=tuple(piece.summary),
+        notes=tuple(notes),
+        render_seconds=time.perf_counter() - started,
+        stems=tuple(paths),
+        stems_together=not alone,
+    )
+
+
+def _fit_each(
+    stems: dict[str, Audio],
+    budget: int,
+    request: MusicRequest,
+    settings: Settings,
+    title: str,
+    *,
+    allow_shortening: bool = False,
+) -> dict[str, FittedMp3] | None:
+    """Every stem in `budget` bytes unshortened (None when one would be cut), or cut to fit if allowed."""
+    bitrates = tuple(b for b in (320, 256, 192, 160, 128, 96, 64, 48, 32) if b <= settings.mp3_bitrate_kbps)
+    out: dict[str, FittedMp3] = {}
+    for name, audio in stems.items():
+        tags = {"title": f"{title} ({name})", "artist": "promptjam", "comment": request.prompt}
+        try:
+            fitted = fit_upload(
+                audio,
+                budget,
+                bitrates=bitrates or (settings.mp3_bitrate_kbps,),
+                headroom_bytes=0,
+                tags=tags,
+                where="this server's" if request.guild_id else "Discord's",
+            )
+        except UploadTooSmallError:
+            if not allow_shortening:
+                return None
+            raise UserError("The upload limit here is too small for even a second of audio.") from None
+        if fitted.shortened and not allow_shortening:
+            return None
+        out[name] = fitted
+    return out
 
 
 def fit_mp3_and_picture(

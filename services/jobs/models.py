@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import TypeAdapter
 
+from services.backends.base import SongRequest
 from services.errors import render_message
 
 Action = Literal["create", "reroll", "extend", "variation"]
@@ -29,6 +30,7 @@ class JobKind(enum.StrEnum):
     IMAGE = "image"  # a picture: described, sonified, or drawn from (img2img)
     AUDIO = "audio"  # the user's audio, restyled by the prompt
     JAM = "jam"  # a prompt jam: segments in one tempo and key, joined
+    SONG = "song"  # a song (lyrics, bpm, key, metre) sung, or one of its tasks on a song or an upload
 
 
 class JobState(enum.StrEnum):
@@ -105,12 +107,15 @@ class MusicRequest:
     parent_job_id: str | None = None  # the job a button click derived this from
     jam: JamPlan | None = None  # jam addition: set, the worker renders this jam (services/jobs/kinds/jam.py)
     origin: Origin = "discord"  # "cli": the operator, to whom per-server rules do not apply
+    song: SongRequest | None = None  # set for song jobs (lyrics, metre, cover, repaint, stems, extend)
 
     @property
     def kind(self) -> JobKind:
         """Derived from the fields, so rows stored by earlier releases read back as the kind they were."""
         if self.jam is not None:
             return JobKind.JAM
+        if self.song is not None:
+            return JobKind.SONG
         if self.input_kind == "image":
             return JobKind.IMAGE
         if self.input_kind == "audio":
@@ -168,6 +173,9 @@ class MusicResult:
     attachments: tuple[str, ...] = ()  # extra files to attach (paths under the job's results folder)
     continue_from: tuple[str, int] | None = None  # where a continuation (Extend) of this piece starts
     credits: tuple[str, ...] = ()  # jam addition: "0:00–0:04 @alice — 'sunrise flute'", one line each
+    lyrics: str | None = None  # a song's words as sung (the user's, or the LLM's), for the reply
+    stems: tuple[tuple[str, str], ...] = ()  # (stem name, MP3 path) of a Stems job, in STEMS order
+    stems_together: bool = True  # False: the stems did not fit one message; they are sent one by one
 
     def to_json(self) -> str:
         return _RESULT_JSON.dump_json(self).decode()

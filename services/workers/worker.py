@@ -2,7 +2,7 @@
 
 Start one per GPU (or per few CPU cores). It checks which of its backends can run on this machine, loads
 their models once, announces itself, and then takes jobs from those backends' streams: up to `concurrency`
-at once, so a model backend's batcher (services/backends/riffusion/batching.py) groups jobs from many
+at once, so a model backend's batcher (services/backends/batching.py) groups jobs from many
 users into one pipeline call. Progress goes back over the event stream; the outcome and its files go into
 Redis (with an expiry) in the same transaction as the final event, and only then is the message acknowledged,
 so a worker killed at any point leaves a job another worker takes over.

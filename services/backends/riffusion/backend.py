@@ -27,8 +27,8 @@ from services.backends.base import (
     GenerationRequest,
     ProgressFn,
 )
+from services.backends.batching import Batcher
 from services.backends.riffusion import availability
-from services.backends.riffusion.batching import Batcher
 from services.backends.riffusion.codec import SpectrogramCodec
 from services.backends.riffusion.config import RiffusionConfig
 from services.backends.riffusion.image_util import png_bytes

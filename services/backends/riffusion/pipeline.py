@@ -14,7 +14,7 @@ serialised by a per-model lock: the batcher, not concurrent calls, is how throug
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,12 +22,12 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from services.backends.model_loading import MODEL_LOAD_LOCK
+from services.backends.batching import StepFn
+from services.backends.model_loading import MODEL_LOAD_LOCK, resolve_device
 
 if TYPE_CHECKING:
     import torch
 
-StepFn = Callable[[int, int], None]  # (step done, total steps); may raise to stop the run
 
 DEFAULT_SCHEDULER = "dpm++"
 DEFAULT_STEPS = 22  # DPM-Solver++ multistep is converged by about 20–25 steps
@@ -66,20 +66,6 @@ class Conditioning:
     negative: torch.Tensor  # (tokens, dim) unconditional / negative-prompt embeddings
     noise: torch.Tensor  # (4, h/8, w/8) initial latent noise, float32 on the CPU
     guidance: float  # classifier-free guidance scale
-
-
-def resolve_device(preference: str) -> str:
-    """The torch device to use: an explicit choice, else the best one present (cuda, mps, cpu)."""
-    import torch
-
-    if preference != "auto":
-        return preference
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "mps"
-    return "cpu"
 
 
 def dtype_for(device: str) -> torch.dtype:

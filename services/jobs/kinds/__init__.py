@@ -1,7 +1,8 @@
 """Job kinds: what a job starts from decides which one handler makes its music.
 
 text: the prompt through the backend's entry point · image: a picture described, sonified or drawn
-from · audio: the user's audio restyled · jam: a prompt jam's segments joined. Each handler returns a
+from · audio: the user's audio restyled · jam: a prompt jam's segments joined · song: words sung, or a
+cover, repaint, continuation or stems of a song. Each handler returns a
 Piece; services/jobs/finish.py turns every Piece into files the same way.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from services.backends.base import ProgressFn
-from services.jobs.kinds import audio, image, jam, text
+from services.jobs.kinds import audio, image, jam, song, text
 from services.jobs.kinds.piece import Piece
 from services.jobs.models import JobKind, MusicRequest
 from services.settings import Settings
@@ -27,4 +28,5 @@ HANDLERS: dict[JobKind, Handler] = {
     JobKind.IMAGE: image.make,
     JobKind.AUDIO: audio.make,
     JobKind.JAM: jam.make,
+    JobKind.SONG: song.make,
 }

@@ -36,6 +36,8 @@ class Piece:
     attachments: dict[str, bytes] = field(default_factory=dict)  # extra files ("song.py")
     continue_from: tuple[str, int] | None = None  # where a continuation (Extend) starts
     credits: tuple[str, ...] = ()  # jam credits, one line per segment
+    lyrics: str | None = None  # a song's words as sung
+    stems: dict[str, Audio] = field(default_factory=dict)  # a Stems job's parts (the reply carries each)
 
     @classmethod
     def of(cls, generation: Generation, *, name: str) -> Piece:
@@ -55,6 +57,8 @@ class Piece:
             picture=generation.preview_png,
             attachments=dict(generation.attachments),
             continue_from=generation.continue_from,
+            lyrics=generation.lyrics,
+            stems=dict(generation.stems),
         )
 
 

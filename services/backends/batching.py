@@ -1,10 +1,11 @@
 """Gather concurrent, compatible requests from worker threads into one pipeline call.
 
-Why: a GPU runs a batch of four 512×512 images in far less than four times one image's time, and riffusion
-jobs arrive from several worker threads that share one model. Each caller blocks in `submit`; the first
-caller of a group becomes its leader, waits up to `max_wait_s` for more compatible jobs (or until
-`max_batch` are there), takes them out of the queue and runs them in its own thread. Jobs arriving while a
-batch runs form the next one. No extra thread is needed, and nothing is left behind when callers stop.
+Why: a GPU runs a batch of four riffusion images or four songs in far less than four times one's time,
+and model-lane jobs arrive from several worker threads that share one model (riffusion and song use it).
+Each caller blocks in `submit`; the first caller of a group becomes its leader, waits up to `max_wait_s`
+for more compatible jobs (or until `max_batch` are there), takes them out of the queue and runs them in
+its own thread. Jobs arriving while a batch runs form the next one. No extra thread is needed, and
+nothing is left behind when callers stop.
 
 Progress of a running batch is fanned out to every member's callback. When a member's callback raises
 `Cancelled`, only that member is dropped (it gets Cancelled, the rest still get their images); the batch
@@ -20,10 +21,11 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from services.backends.base import Cancelled
-from services.backends.riffusion.pipeline import StepFn
 
 J = TypeVar("J")
 R = TypeVar("R")
+
+StepFn = Callable[[int, int], None]  # (step done, total steps); may raise to stop the run
 
 RunFn = Callable[[Sequence[J], StepFn], Sequence[R]]
 
