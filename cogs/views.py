@@ -25,6 +25,16 @@ SONG_ACTIONS = ("reroll", "extend", "repaint", "stems", "lyrics")  # a song's bu
 PIECE_ACTIONS = ("reroll", "extend", "variation", "midi")  # every other piece's
 
 
+async def _to_music_cog(interaction: discord.Interaction[Any], action: str, job_id: str) -> None:
+    """Every result button's click goes to the music cog, which does the work."""
+    cog = interaction.client.get_cog("Music")
+    handler = getattr(cog, "handle_button", None)
+    if handler is None:
+        await interaction.response.send_message("Music is unavailable right now.", ephemeral=True)
+        return
+    await handler(interaction, action, job_id)
+
+
 class JobButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"pj:(?P<action>reroll|extend|variation|midi|repaint|stems|lyrics):(?P<job>[A-Za-z0-9_-]{1,40})",
@@ -46,12 +56,7 @@ class JobButton(
         return cls(match["action"], match["job"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        cog = interaction.client.get_cog("Music")
-        handler = getattr(cog, "handle_button", None)
-        if handler is None:
-            await interaction.response.send_message("Music is unavailable right now.", ephemeral=True)
-            return
-        await handler(interaction, self.action, self.job_id)
+        await _to_music_cog(interaction, self.action, self.job_id)
 
 
 class StemButton(
@@ -79,12 +84,7 @@ class StemButton(
         return cls(match["stem"], match["job"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        cog = interaction.client.get_cog("Music")
-        handler = getattr(cog, "handle_button", None)
-        if handler is None:
-            await interaction.response.send_message("Music is unavailable right now.", ephemeral=True)
-            return
-        await handler(interaction, f"stem:{self.stem}", self.job_id)
+        await _to_music_cog(interaction, f"stem:{self.stem}", self.job_id)
 
 
 def result_view(

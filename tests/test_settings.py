@@ -30,7 +30,7 @@ def test_env_example_lists_every_setting_with_a_loadable_default(monkeypatch: py
     keys = set(re.findall(r"^([A-Z0-9_]+)=", text, re.M))
     assert keys == {name.upper() for name in Settings.model_fields}
     s = Settings(_env_file=ROOT / ".env.example")  # type: ignore[call-arg]
-    assert s.enabled_backends == ("styles", "notes", "riffusion", "code", "musicgen")
+    assert s.enabled_backends == ("styles", "notes", "riffusion", "code", "song", "musicgen")
     assert s.discord_guild_id is None
 
 

@@ -223,16 +223,19 @@ class SongBackend:
             return self._sing(pipe, request, song, progress)
         if source is None:
             raise UserError("This song task needs audio to work on, and none came with it.")
-        src = self._source(pipe, source)
-        if song.task == "cover":
-            return self._cover(pipe, request, song, src, progress)
-        if song.task == "repaint":
-            return self._repaint(pipe, request, song, src, progress)
-        if song.task == "extend":
-            return self._extend(pipe, request, song, src, progress)
-        if song.task == "stems":
-            return self._stems(pipe, request, song, src, progress)
-        raise ValueError(f"unknown song task {song.task!r}")
+        limit = self._limit(request)
+        src = self._source(pipe, source, limit, keep_end=song.task == "extend")
+        tasks = {"cover": self._cover, "repaint": self._repaint, "extend": self._extend, "stems": self._stems}
+        if song.task not in tasks:
+            raise ValueError(f"unknown song task {song.task!r}")
+        result = tasks[song.task](pipe, request, song, src, progress)
+        if source.duration > limit + 0.05 and song.task != "extend":  # extend says how it kept its context
+            result.notes.insert(
+                0,
+                f"Your audio is {clock(source.duration)} long; songs here are at most {limit:.0f} s, so its "
+                f"first {limit:.0f} s were used.",
+            )
+        return result
 
     # ---- the tasks ---------------------------------------------------------------------------------
 
@@ -240,16 +243,13 @@ class SongBackend:
         self, pipe: Any, request: GenerationRequest, song: SongRequest, progress: ProgressFn
     ) -> SongGeneration:
         asked = self._asked(request, song, None)
-        lyrics = song.lyrics if not is_instrumental(song.lyrics) else INSTRUMENTAL
-        job = self._job(pipe, request, song, asked, lyrics=lyrics or INSTRUMENTAL)
+        job = self._job(pipe, request, song, asked)
         audio = self._run(pipe, [job], progress)[0]
         language = LANGUAGES.get(song.language, song.language)
-        lines = [f"lyrics: {'instrumental' if lyrics == INSTRUMENTAL else f'sung in {language}'}"]
+        lines = [f"lyrics: {'instrumental' if is_instrumental(song.lyrics) else f'sung in {language}'}"]
         if song.lyrics_written_by:
             lines.append(f"lyrics written by {song.lyrics_written_by}")
-        return self._result(
-            request, song, asked, audio, lines, lyrics=None if lyrics == INSTRUMENTAL else lyrics
-        )
+        return self._result(request, song, asked, audio, lines)
 
     def _cover(
         self, pipe: Any, request: GenerationRequest, song: SongRequest, src: Audio, progress: ProgressFn
@@ -257,22 +257,18 @@ class SongBackend:
         strength = self.config.cover_strength if song.cover_strength is None else song.cover_strength
         asked = self._asked(request, song, src.duration)
         src = _fit_source(src, asked.duration_s)
-        lyrics = song.lyrics if not is_instrumental(song.lyrics) else INSTRUMENTAL
         job = self._job(
             pipe,
             request,
             song,
             asked,
-            lyrics=lyrics or INSTRUMENTAL,
             task="cover",
             source=src,
             cover_strength=strength,
         )
         audio = self._run(pipe, [job], progress)[0]
         lines = [f"cover of your audio, {strength:.0%} of its shape kept"]
-        return self._result(
-            request, song, asked, audio, lines, lyrics=None if lyrics == INSTRUMENTAL else lyrics
-        )
+        return self._result(request, song, asked, audio, lines)
 
     def _repaint(
         self, pipe: Any, request: GenerationRequest, song: SongRequest, src: Audio, progress: ProgressFn
@@ -280,13 +276,11 @@ class SongBackend:
         length = src.duration
         start, end = check_range(song.repaint_start_s, song.repaint_end_s, length)
         asked = self._asked(request, song, length, duration_s=length)
-        lyrics = song.lyrics if not is_instrumental(song.lyrics) else INSTRUMENTAL
         job = self._job(
             pipe,
             request,
             song,
             asked,
-            lyrics=lyrics or INSTRUMENTAL,
             task="repaint",
             source=src,
             repaint=(start, end),
@@ -294,9 +288,7 @@ class SongBackend:
         made = self._run(pipe, [job], progress)[0]
         audio = splice(src, made, start, end)
         lines = [f"repainted {clock(start)}–{clock(end)}; the rest is the original"]
-        return self._result(
-            request, song, asked, audio, lines, lyrics=None if lyrics == INSTRUMENTAL else lyrics
-        )
+        return self._result(request, song, asked, audio, lines)
 
     def _extend(
         self, pipe: Any, request: GenerationRequest, song: SongRequest, src: Audio, progress: ProgressFn
@@ -327,13 +319,11 @@ class SongBackend:
             src.sample_rate,
         )
         asked = self._asked(request, song, total, duration_s=total)
-        lyrics = song.lyrics if not is_instrumental(song.lyrics) else INSTRUMENTAL
         job = self._job(
             pipe,
             request,
             song,
             asked,
-            lyrics=lyrics or INSTRUMENTAL,
             task="repaint",
             source=padded,
             repaint=(context_s, total),
@@ -341,9 +331,7 @@ class SongBackend:
         made = self._run(pipe, [job], progress)[0]
         audio = splice(padded, made, context_s, total)
         lines = [f"continued for {more:.0f} s after {clock(context_s)} of the song"]
-        result = self._result(
-            request, song, asked, audio, lines, lyrics=None if lyrics == INSTRUMENTAL else lyrics
-        )
+        result = self._result(request, song, asked, audio, lines)
         result.notes.extend(notes)
         return result
 
@@ -363,7 +351,7 @@ class SongBackend:
                         request,
                         song,
                         asked,
-                        lyrics=INSTRUMENTAL,
+                        words=INSTRUMENTAL,
                         task="extract",
                         source=src,
                         instruction=instruction,
@@ -380,7 +368,7 @@ class SongBackend:
             + ", ".join(STEMS)
             + " (other = guitar, keys, strings and synth), each extracted by the model",
         ]
-        result = self._result(request, song, asked, src, lines, lyrics=None)
+        result = self._result(request, song, asked, src, lines, show_lyrics=False)
         result.stems = stems
         result.title = f"Stems of {result.title}"
         return result
@@ -439,14 +427,16 @@ class SongBackend:
         song: SongRequest,
         asked: _Asked,
         *,
-        lyrics: str,
+        words: str | None = None,
         task: TaskType = "text2music",
         source: Audio | None = None,
         instruction: str | None = None,
         cover_strength: float = 1.0,
         repaint: tuple[float, float] | None = None,
     ) -> SongJob:
+        """One pipeline item; `words` defaults to the song's lyrics ("[Instrumental]" when it has none)."""
         c = self.config
+        lyrics = words or (INSTRUMENTAL if is_instrumental(song.lyrics) else str(song.lyrics))
         timesignature = str(asked.beats) if asked.beats else None
         formatted = pipe.format_item(
             request.prompt,
@@ -482,14 +472,16 @@ class SongBackend:
         outputs = self.batcher().submit_many(jobs, lambda k, n: progress("denoising", k, n))
         return [Audio(out, pipe.sample_rate) for out in outputs]
 
-    def _source(self, pipe: Any, source: Audio) -> Audio:
-        """The task's audio in the model's layout: stereo at its sample rate, at most the length limit."""
+    def _source(self, pipe: Any, source: Audio, limit_s: float, *, keep_end: bool = False) -> Audio:
+        """The task's audio in the model's layout: stereo at its sample rate, at most `limit_s` long (a
+        longer upload is worked on from its start — or, to continue it, its end — and the reply says so)."""
         audio = resample(source.to_stereo(), int(pipe.sample_rate))
         if audio.duration < 1.0:
             raise UserError("That audio is under a second long; the song backend needs at least one second.")
-        cap = int(self.config.max_seconds * audio.sample_rate)
+        cap = int(limit_s * audio.sample_rate)
         if audio.frames > cap:
-            audio = Audio(np.ascontiguousarray(audio.samples[:, :cap]), audio.sample_rate)
+            part = audio.samples[:, audio.frames - cap :] if keep_end else audio.samples[:, :cap]
+            audio = Audio(np.ascontiguousarray(part), audio.sample_rate)
         return audio
 
     def _result(
@@ -500,9 +492,11 @@ class SongBackend:
         audio: Audio,
         lines: list[str],
         *,
-        lyrics: str | None,
+        show_lyrics: bool = True,
     ) -> SongGeneration:
+        """What a song task made, and what was asked of the model (only stated values were)."""
         c = self.config
+        lyrics = None if is_instrumental(song.lyrics) or not show_lyrics else song.lyrics
         summary = list(lines)
         summary.append(
             "asked the model for: "

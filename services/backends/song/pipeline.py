@@ -200,6 +200,12 @@ def load(config: LoadConfig) -> Any:
     device = resolve_device(config.device)
     dtype = run_dtype(device, config.dtype)
     from diffusers.utils import deprecation_utils
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    # loading bars belong in a terminal session, not in a bot's log or a `promptjam make` summary
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
 
     # diffusers renamed torch_dtype to dtype (0.36); older releases only know the first
     dtype_arg = "dtype" if hasattr(deprecation_utils, "_TORCH_DTYPE_DEPRECATION_MESSAGE") else "torch_dtype"

@@ -17,7 +17,7 @@ def build(config: SongConfig) -> Backend:
 
 RECORD = BackendRecord(
     name="song",
-    description="ACE-Step 1.5: songs with sung lyrics at your tempo, key and metre; covers, stems.",
+    description="ACE-Step 1.5 (MIT): songs sung with your lyrics, tempo, key and metre; covers, stems.",
     lane=Lane.MODEL,
     abilities=frozenset({Ability.TEXT, Ability.LYRICS, Ability.EXTEND}),
     config=SongConfig.from_settings,
