@@ -116,6 +116,7 @@ def _song_options(args: argparse.Namespace) -> tuple[SongRequest | None, Path | 
     """The song part of `make`: lyrics (text, or a file's text), metre, language, a cover's input file."""
     from services.backends.base import SongRequest
     from services.errors import UserError
+    from services.songs.lyrics import beats_per_bar
 
     wants_song = args.lyrics is not None or args.cover or args.timesig or args.language
     if not wants_song and (args.backend or "").strip().lower() != "song":
@@ -130,7 +131,7 @@ def _song_options(args: argparse.Namespace) -> tuple[SongRequest | None, Path | 
         task="cover" if cover else "sing",
         lyrics=lyrics,
         language=args.language or "en",
-        beats_per_bar=args.timesig,
+        beats_per_bar=beats_per_bar(args.timesig),
         cover_strength=args.strength,
     )
     return song, cover

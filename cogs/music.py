@@ -37,6 +37,7 @@ from services.errors import UserError
 from services.jobs.models import DiscordDelivery, JobState, MusicRequest
 from services.logtext import clip
 from services.presenting import fmt_duration
+from services.songs.lyrics import beats_per_bar
 
 if TYPE_CHECKING:
     from bot.client import PromptJamBot
@@ -178,7 +179,7 @@ class MusicCog(commands.Cog, name="Music"):
         write_lyrics: bool = False,
     ) -> None:
         def options(words: str | None) -> RequestOptions:
-            song = SongRequest(lyrics=words, language=language or "en", beats_per_bar=timesig)  # type: ignore[arg-type]
+            song = SongRequest(lyrics=words, language=language or "en", beats_per_bar=beats_per_bar(timesig))
             return RequestOptions(
                 prompt=prompt, backend="song", duration_s=duration, seed=seed, bpm=bpm, key=key, song=song
             )

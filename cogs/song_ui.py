@@ -12,8 +12,8 @@ from typing import Any
 
 import discord
 
-from services.backends.song.lyrics import MAX_LYRICS_CHARS
-from services.backends.song.ranges import parse_time
+from services.songs.lyrics import MAX_LYRICS_CHARS
+from services.songs.ranges import parse_time
 
 OnLyrics = Callable[[discord.Interaction[Any], str], Awaitable[None]]
 OnRepaint = Callable[[discord.Interaction[Any], float, float, str | None], Awaitable[None]]

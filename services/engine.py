@@ -18,8 +18,6 @@ from typing import Literal
 from services.backends.abilities import Ability
 from services.backends.base import BackendStatus, SongRequest
 from services.backends.registry import backend_status, backends_taking, has_ability, names
-from services.backends.song.lyrics import INSTRUMENTAL, beats_per_bar, clean_lyrics, language_code
-from services.backends.song.ranges import check_range
 from services.errors import UnknownJob, UserError, backend_cannot_run
 from services.guild_settings import GuildSettingsStore
 from services.inputs import check_audio_name, check_declared_size
@@ -32,6 +30,8 @@ from services.parsing import key_name
 from services.policy import Policy
 from services.retention import Pruned, Retention
 from services.settings import Settings
+from services.songs.lyrics import INSTRUMENTAL, beats_per_bar, clean_lyrics, language_code
+from services.songs.ranges import check_range
 
 log = logging.getLogger(__name__)
 

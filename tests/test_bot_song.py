@@ -200,3 +200,91 @@ async def test_long_lyrics_through_the_write_lyrics_modal(
     sub = await fd.submit_modal(inter, {"pj-song-lyrics": words})
     done = await sub.wait_original_edit(timeout=TIMEOUT, predicate=_done)
     assert "line two" in _fields(done)["Lyrics"] and abs(_length(done) - 10) <= 0.5
+
+
+async def test_a_small_upload_limit_lowers_the_bitrate_then_sends_stems_one_by_one(
+    fake_discord: FakeDiscord, settings_factory: Callable[..., Settings], tiny_song: Path
+) -> None:
+    fd = fake_discord
+    guild = fd.add_guild("small", filesize_limit=400 * 1024)
+    channel = fd.add_text_channel(guild, "songs")
+    alice = fd.add_user("alice")
+    settings = settings_factory(
+        discord_guild_id=guild.id, acestep_model=str(tiny_song), acestep_steps=2, acestep_batch_wait_ms=0
+    )
+    async with running_bot(fd, settings):
+        inter = await fd.slash_command(
+            alice,
+            channel,
+            "music song",  # type: ignore[arg-type]
+            {"prompt": "slow blues", "lyrics": "la la", "duration": 60, "seed": 1},
+        )
+        song = await inter.wait_original_edit(timeout=TIMEOUT, predicate=_done)
+        assert abs(_length(song) - 60) <= 0.5  # a lower bitrate first, not a shorter song
+        assert sum(len(song.file(a.filename)) for a in song.attachments) <= 400 * 1024
+        assert any("Denoising" in rev.content for rev in song.history)  # progress per denoising step
+
+        # Four 60 s stems can't share 400 KB at any bitrate: the first comes, the others are offered.
+        stems = await fd.click_button(alice, song, f"pj:stems:{inter.id}")  # type: ignore[arg-type]
+        split = await stems.wait_original_edit(timeout=TIMEOUT, predicate=_done)
+        assert [a.filename.rsplit("-", 1)[-1] for a in split.attachments if a.filename.endswith(".mp3")] == [
+            "vocals.mp3"
+        ]
+        assert "each comes on its own" in _fields(split)["Notes"]
+        ids = {c["custom_id"] for row in split.components for c in row["components"]}
+        assert ids == {f"pj:stem:{s}:{stems.id}" for s in ("drums", "bass", "other")}
+        drums = await fd.click_button(alice, split, f"pj:stem:drums:{stems.id}")  # type: ignore[arg-type]
+        sent = await drums.wait_response(timeout=30)
+        assert sent.ephemeral
+        (stem,) = sent.files
+        assert stem.filename.endswith("-drums.mp3") and abs(decode_audio(stem.data).duration - 60) <= 0.5
+
+
+async def test_a_song_longer_than_the_limit_allows_is_shortened_after_the_bitrate_and_said(
+    fake_discord: FakeDiscord, settings_factory: Callable[..., Settings], tiny_song: Path
+) -> None:
+    fd = fake_discord
+    guild = fd.add_guild("tiny", filesize_limit=200 * 1024)
+    channel = fd.add_text_channel(guild, "songs")
+    alice = fd.add_user("alice")
+    settings = settings_factory(
+        discord_guild_id=guild.id, acestep_model=str(tiny_song), acestep_steps=2, acestep_batch_wait_ms=0
+    )
+    async with running_bot(fd, settings):
+        inter = await fd.slash_command(
+            alice,
+            channel,
+            "music song",
+            {"prompt": "drone", "duration": 60},  # type: ignore[arg-type]
+        )
+        song = await inter.wait_original_edit(timeout=TIMEOUT, predicate=_done)
+    assert 10 < _length(song) < 55
+    assert "upload limit" in _fields(song)["Notes"]
+
+
+async def test_song_buttons_work_after_a_restart(
+    fake_discord: FakeDiscord, settings_factory: Callable[..., Settings], tiny_song: Path
+) -> None:
+    fd = fake_discord
+    guild = fd.add_guild("studio")
+    channel = fd.add_text_channel(guild, "songs")
+    alice = fd.add_user("alice")
+    settings = settings_factory(
+        discord_guild_id=guild.id, acestep_model=str(tiny_song), acestep_steps=2, acestep_batch_wait_ms=0
+    )
+    async with running_bot(fd, settings):
+        inter = await fd.slash_command(
+            alice,
+            channel,
+            "music song",  # type: ignore[arg-type]
+            {"prompt": "sea shanty", "lyrics": "[chorus] / heave ho", "duration": 10},
+        )
+        song = await inter.wait_original_edit(timeout=TIMEOUT, predicate=_done)
+    async with running_bot(fd, settings):  # a new process's worth of state: only the database remains
+        click = await fd.click_button(alice, song, f"pj:lyrics:{inter.id}")  # type: ignore[arg-type]
+        opened = await click.wait_response(timeout=10)
+        assert opened.type == 9 and "heave ho" in str(opened.data)  # the modal holds the sung words
+        sub = await fd.submit_modal(click, {"pj-song-lyrics": "[chorus]\nheave away"})
+        again = await sub.wait_original_edit(timeout=TIMEOUT, predicate=_done)
+    assert "heave away" in _fields(again)["Lyrics"]
+    assert _fields(again)["Seed"] == _fields(song)["Seed"]  # the same song, new words

@@ -125,3 +125,72 @@ def test_make_stops_cleanly_on_ctrl_c_and_sigterm(tmp_path: Path, sig: int, code
     assert proc.returncode == code, stderr
     assert "Traceback" not in stderr and said in stderr
     assert not out.exists()
+
+
+def test_make_sings_lyrics_from_a_file_and_covers_an_audio_file(tmp_path: Path) -> None:
+    pytest.importorskip("diffusers")
+    from services.audio.mp3 import decode_audio
+    from tests.tiny_models import build_tiny_song_model, wav_bytes
+
+    env = {"ACESTEP_MODEL": str(build_tiny_song_model(tmp_path / "tiny")), "ACESTEP_STEPS": "2"}
+    words = tmp_path / "words.txt"
+    words.write_text("[verse]\nthe kettle sings\n[chorus]\nmorning, morning\n", encoding="utf-8")
+    out = tmp_path / "song.mp3"
+    proc = _run(
+        "-m",
+        "bot.cli",
+        "make",
+        "-b",
+        "song",
+        "kitchen folk, 100 bpm",
+        "--lyrics",
+        str(words),
+        "--timesig",
+        "3/4",
+        "-d",
+        "10",
+        "-o",
+        str(out),
+        cwd=tmp_path,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert abs(decode_audio(out.read_bytes()).duration - 10) <= 0.5
+    assert "the kettle sings" in proc.stdout and "metre 3/4" in proc.stdout and "tempo 100 bpm" in proc.stdout
+
+    upload = tmp_path / "hum.wav"
+    upload.write_bytes(wav_bytes(12.0))
+    covered = tmp_path / "cover.mp3"
+    proc = _run(
+        "-m",
+        "bot.cli",
+        "make",
+        "-b",
+        "song",
+        "--cover",
+        str(upload),
+        "brass band",
+        "-o",
+        str(covered),
+        cwd=tmp_path,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert abs(decode_audio(covered.read_bytes()).duration - 12) <= 0.5
+    assert "cover of your audio" in proc.stdout
+
+    missing = _run(
+        "-m",
+        "bot.cli",
+        "make",
+        "-b",
+        "song",
+        "--cover",
+        str(tmp_path / "nope.mp3"),
+        "x",
+        cwd=tmp_path,
+        env=env,
+    )
+    assert missing.returncode == 2 and "There is no audio file at" in missing.stderr
+    bad = _run("-m", "bot.cli", "make", "-b", "song", "x", "--lyrics", "hi @everyone", cwd=tmp_path, env=env)
+    assert bad.returncode == 2 and "can't contain mentions" in bad.stderr

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.backends.song.lyrics import (
+from services.errors import UserError
+from services.songs.lyrics import (
     INSTRUMENTAL,
     LANGUAGES,
     MAX_LYRICS_CHARS,
@@ -14,7 +15,6 @@ from services.backends.song.lyrics import (
     language_code,
     metre_name,
 )
-from services.errors import UserError
 
 
 def test_section_tags_and_lines_are_kept() -> None:

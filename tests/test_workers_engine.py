@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from services.audio.mp3 import decode_audio
+from services.backends.base import STEMS, SongRequest
 from services.backends.registry import get_backend, register, unregister
 from services.engine import Engine, RequestOptions
 from services.inputs import stage_input
@@ -178,3 +180,43 @@ async def test_a_piece_too_slow_on_its_worker_is_stopped_there_and_said_so(
             assert "t1" not in worker.running  # stopped on the worker too, not left burning its GPU
     finally:
         unregister("sine")
+
+
+async def test_a_song_and_its_stems_are_made_on_a_worker(redis: RedisServer, tmp_path: Path) -> None:
+    """The song backend like every model backend: a song made on a worker, then its Stems job, whose
+    input is the song's MP3 on the bot's disk (it travels to the worker) and whose four MP3s come back."""
+    from tests.tiny_models import build_tiny_song_model
+
+    model = build_tiny_song_model(tmp_path / "tiny-ace-step")
+    common: dict[str, Any] = {
+        "acestep_model": str(model),
+        "acestep_steps": 2,
+        "acestep_batch_wait_ms": 0,
+        "redis_url": redis.url,
+    }
+    worker_settings = make_settings(tmp_path / "worker", **common)
+    bot_settings = make_settings(tmp_path / "bot", remote_backends=("song",), **common)
+    async with serving(worker_settings, ("song",), 1), Engine(bot_settings) as engine:
+        await _sees(engine, "song")
+        request = engine.build_request(
+            RequestOptions(
+                "warm folk, 90 bpm",
+                backend="song",
+                duration_s=10,
+                seed=4,
+                song=SongRequest(lyrics="[verse]\nhello hills"),
+            ),
+            user_id=1,
+        )
+        await engine.submit("s1", request)
+        song = await asyncio.wait_for(engine.jobs.wait("s1"), TIMEOUT)
+        assert song.state is JobState.DONE, song.error_text()
+        stems = await engine.derive_song("s1", "stems", user_id=1, upload_limit_bytes=10 * 2**20)
+        await engine.submit("s2", stems)
+        split = await asyncio.wait_for(engine.jobs.wait("s2"), TIMEOUT)
+    assert split.state is JobState.DONE, split.error_text()
+    assert song.result is not None and song.result.lyrics == "[verse]\nhello hills"
+    assert split.result is not None and [name for name, _ in split.result.stems] == list(STEMS)
+    for _, path in split.result.stems:
+        assert Path(path).is_relative_to(bot_settings.results_dir)  # the bot's own copies
+        assert abs(decode_audio(Path(path).read_bytes()).duration - 10) <= 0.5

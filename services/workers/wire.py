@@ -87,7 +87,8 @@ def unpack(fields: dict[bytes, bytes], results_dir: Path, job_id: str) -> Outcom
 
 
 def _paths(result: MusicResult) -> list[str]:
-    paths = [result.mp3_path, result.preview_path, result.midi_path, *result.attachments]
+    stems = [path for _, path in result.stems]
+    paths = [result.mp3_path, result.preview_path, result.midi_path, *result.attachments, *stems]
     return list(dict.fromkeys(p for p in paths if p))
 
 
@@ -102,4 +103,5 @@ def _relocated(result: MusicResult, renamed: dict[str, str], job_id: str) -> Mus
         preview_path=moved(result.preview_path),
         midi_path=moved(result.midi_path),
         attachments=tuple(renamed[p] for p in result.attachments),
+        stems=tuple((name, renamed[p]) for name, p in result.stems),
     )

@@ -37,12 +37,12 @@ from services.backends.base import (
 from services.backends.batching import Batcher, StepFn
 from services.backends.song import availability
 from services.backends.song.config import SongConfig
-from services.backends.song.lyrics import INSTRUMENTAL, LANGUAGES, is_instrumental, metre_name
 from services.backends.song.pipeline import LoadConfig, get_pipeline
-from services.backends.song.ranges import check_range, clock
 from services.errors import UserError
 from services.prompting.interpreter import interpret
 from services.score.theory import Key
+from services.songs.lyrics import INSTRUMENTAL, LANGUAGES, is_instrumental, metre_name
+from services.songs.ranges import check_range, clock
 
 log = logging.getLogger(__name__)
 

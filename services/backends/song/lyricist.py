@@ -3,7 +3,7 @@
 The user's prompt reaches the model only JSON-encoded in a labelled data field, after a system prompt
 that says it is a description of the song and never an instruction; the reply must be one JSON object
 ({"lyrics": "..."}). What comes back is untrusted: mentions are taken out, it is cut to the limit and
-tidied like a user's lyrics (services/backends/song/lyrics.py) before anyone sings or sees it.
+tidied like a user's lyrics (services/songs/lyrics.py) before anyone sings or sees it.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import re
 
-from services.backends.song.lyrics import LANGUAGES, MAX_LYRICS_CHARS, clean_lyrics
 from services.errors import UserError
 from services.llm.client import LLMClient, LLMConfig, TokenBudget
+from services.songs.lyrics import LANGUAGES, MAX_LYRICS_CHARS, clean_lyrics
 
 _MENTION = re.compile(r"<@[!&]?[0-9]+>|<#[0-9]+>|@(?=everyone|here)", re.IGNORECASE)
 SCHEMA = {

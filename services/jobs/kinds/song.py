@@ -16,12 +16,12 @@ from services.audio.types import Audio
 from services.backends.abilities import Ability, Sings
 from services.backends.base import ProgressFn, SongRequest
 from services.backends.registry import backends_taking, get_backend, has_ability
-from services.backends.song.lyrics import INSTRUMENTAL
 from services.errors import UserError
 from services.jobs.kinds.piece import Piece, generation_request
 from services.jobs.models import MusicRequest
 from services.llm.client import LLMConfig, LLMError
 from services.settings import Settings
+from services.songs.lyrics import INSTRUMENTAL
 
 log = logging.getLogger(__name__)
 
