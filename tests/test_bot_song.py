@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,19 +44,33 @@ def _length(m: StoredMessage, name: str | None = None) -> float:
     return decode_audio(m.file(mp3)).duration
 
 
-@pytest.fixture
-async def world(
-    fake_discord: FakeDiscord, settings_factory: Callable[..., Settings], tiny_song: Path, llm: FakeOpenAI
-) -> AsyncIterator[tuple[FakeDiscord, object, object, FakeOpenAI]]:
-    guild = fake_discord.add_guild("studio")
-    channel = fake_discord.add_text_channel(guild, "songs")
-    alice = fake_discord.add_user("alice")
-    settings = settings_factory(
+def _studio(
+    fd: FakeDiscord,
+    settings_factory: Callable[..., Settings],
+    tiny_song: Path,
+    name: str,
+    *,
+    filesize_limit: int | None = None,
+    **settings: Any,
+) -> tuple[Any, Any, Settings]:
+    """A server with a songs channel and alice, and settings for the tiny song model (2 steps, no wait)."""
+    guild = fd.add_guild(name, filesize_limit=filesize_limit)
+    made = settings_factory(
         discord_guild_id=guild.id,
         acestep_model=str(tiny_song),
         acestep_steps=2,
         acestep_batch_wait_ms=0,
-        openai_base_url=llm.base_url,
+        **settings,
+    )
+    return fd.add_text_channel(guild, "songs"), fd.add_user("alice"), made
+
+
+@pytest.fixture
+async def world(
+    fake_discord: FakeDiscord, settings_factory: Callable[..., Settings], tiny_song: Path, llm: FakeOpenAI
+) -> AsyncIterator[tuple[FakeDiscord, object, object, FakeOpenAI]]:
+    channel, alice, settings = _studio(
+        fake_discord, settings_factory, tiny_song, "studio", openai_base_url=llm.base_url
     )
     async with running_bot(fake_discord, settings):
         yield fake_discord, channel, alice, llm
@@ -93,7 +108,8 @@ async def test_song_with_lyrics_then_repaint_stems_and_extend(
     click = await fd.click_button(alice, song, f"pj:repaint:{inter.id}")  # type: ignore[arg-type]
     assert (await click.wait_response(timeout=5)).type == 9
     bad = await fd.submit_modal(click, {"pj-repaint-start": "0:08", "pj-repaint-end": "0:05"})
-    assert "start before it ends" in ((await bad.wait_response(timeout=5)).content or "")
+    refused = await bad.wait_response(timeout=5)
+    assert refused.ephemeral and "start before it ends" in (refused.content or "")
     click = await fd.click_button(alice, song, f"pj:repaint:{inter.id}")  # type: ignore[arg-type]
     await click.wait_response(timeout=5)
     sub = await fd.submit_modal(
@@ -206,12 +222,7 @@ async def test_a_small_upload_limit_lowers_the_bitrate_then_sends_stems_one_by_o
     fake_discord: FakeDiscord, settings_factory: Callable[..., Settings], tiny_song: Path
 ) -> None:
     fd = fake_discord
-    guild = fd.add_guild("small", filesize_limit=400 * 1024)
-    channel = fd.add_text_channel(guild, "songs")
-    alice = fd.add_user("alice")
-    settings = settings_factory(
-        discord_guild_id=guild.id, acestep_model=str(tiny_song), acestep_steps=2, acestep_batch_wait_ms=0
-    )
+    channel, alice, settings = _studio(fd, settings_factory, tiny_song, "small", filesize_limit=400 * 1024)
     async with running_bot(fd, settings):
         inter = await fd.slash_command(
             alice,
@@ -244,12 +255,7 @@ async def test_a_song_longer_than_the_limit_allows_is_shortened_after_the_bitrat
     fake_discord: FakeDiscord, settings_factory: Callable[..., Settings], tiny_song: Path
 ) -> None:
     fd = fake_discord
-    guild = fd.add_guild("tiny", filesize_limit=200 * 1024)
-    channel = fd.add_text_channel(guild, "songs")
-    alice = fd.add_user("alice")
-    settings = settings_factory(
-        discord_guild_id=guild.id, acestep_model=str(tiny_song), acestep_steps=2, acestep_batch_wait_ms=0
-    )
+    channel, alice, settings = _studio(fd, settings_factory, tiny_song, "tiny", filesize_limit=200 * 1024)
     async with running_bot(fd, settings):
         inter = await fd.slash_command(
             alice,
@@ -266,12 +272,7 @@ async def test_song_buttons_work_after_a_restart(
     fake_discord: FakeDiscord, settings_factory: Callable[..., Settings], tiny_song: Path
 ) -> None:
     fd = fake_discord
-    guild = fd.add_guild("studio")
-    channel = fd.add_text_channel(guild, "songs")
-    alice = fd.add_user("alice")
-    settings = settings_factory(
-        discord_guild_id=guild.id, acestep_model=str(tiny_song), acestep_steps=2, acestep_batch_wait_ms=0
-    )
+    channel, alice, settings = _studio(fd, settings_factory, tiny_song, "studio")
     async with running_bot(fd, settings):
         inter = await fd.slash_command(
             alice,

@@ -276,19 +276,24 @@ class SongBackend:
         length = src.duration
         start, end = check_range(song.repaint_start_s, song.repaint_end_s, length)
         asked = self._asked(request, song, length, duration_s=length)
-        job = self._job(
-            pipe,
-            request,
-            song,
-            asked,
-            task="repaint",
-            source=src,
-            repaint=(start, end),
-        )
-        made = self._run(pipe, [job], progress)[0]
-        audio = splice(src, made, start, end)
+        audio = self._sing_again(pipe, request, song, asked, src, (start, end), progress)
         lines = [f"repainted {clock(start)}–{clock(end)}; the rest is the original"]
         return self._result(request, song, asked, audio, lines)
+
+    def _sing_again(
+        self,
+        pipe: Any,
+        request: GenerationRequest,
+        song: SongRequest,
+        asked: _Asked,
+        src: Audio,
+        span: tuple[float, float],
+        progress: ProgressFn,
+    ) -> Audio:
+        """`src` with `span` sung again by ACE-Step's repaint; outside it the original, crossfaded."""
+        job = self._job(pipe, request, song, asked, task="repaint", source=src, repaint=span)
+        made = self._run(pipe, [job], progress)[0]
+        return splice(src, made, *span)
 
     def _extend(
         self, pipe: Any, request: GenerationRequest, song: SongRequest, src: Audio, progress: ProgressFn
@@ -303,33 +308,13 @@ class SongBackend:
                 f"The song plus {more:.0f} s would pass the {limit:.0f} s limit, so the continuation follows "
                 f"its last {context_s:.0f} s."
             )
-        frames = int(round(context_s * src.sample_rate))
-        context = Audio(np.ascontiguousarray(src.samples[:, src.frames - frames :]), src.sample_rate)
-        total = context_s + more
-        padded = Audio(
-            np.ascontiguousarray(
-                np.concatenate(
-                    [
-                        context.samples,
-                        np.zeros((context.channels, int(round(more * src.sample_rate))), np.float32),
-                    ],
-                    axis=1,
-                )
-            ),
-            src.sample_rate,
-        )
+        sr = src.sample_rate
+        context = src.samples[:, src.frames - int(round(context_s * sr)) :]
+        silence = np.zeros((src.channels, int(round(more * sr))), np.float32)
+        padded = Audio(np.ascontiguousarray(np.concatenate([context, silence], axis=1)), sr)
+        total = padded.duration
         asked = self._asked(request, song, total, duration_s=total)
-        job = self._job(
-            pipe,
-            request,
-            song,
-            asked,
-            task="repaint",
-            source=padded,
-            repaint=(context_s, total),
-        )
-        made = self._run(pipe, [job], progress)[0]
-        audio = splice(padded, made, context_s, total)
+        audio = self._sing_again(pipe, request, song, asked, padded, (context_s, total), progress)
         lines = [f"continued for {more:.0f} s after {clock(context_s)} of the song"]
         result = self._result(request, song, asked, audio, lines)
         result.notes.extend(notes)
