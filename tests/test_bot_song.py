@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("diffusers")
 
-from services.audio.mp3 import decode_audio  # noqa: E402
+from services.audio.mp3 import decode_audio, encode_mp3  # noqa: E402
 from services.settings import Settings  # noqa: E402
 from tests.conftest import running_bot  # noqa: E402
 from tests.fakediscord import FakeDiscord, StoredMessage  # noqa: E402
@@ -42,6 +42,11 @@ def _fields(m: StoredMessage) -> dict[str, str]:
 def _length(m: StoredMessage, name: str | None = None) -> float:
     mp3 = name or next(a.filename for a in m.attachments if a.filename.endswith(".mp3"))
     return decode_audio(m.file(mp3)).duration
+
+
+def _mp3_upload(seconds: float) -> bytes:
+    """A user's MP3: a plucked tone, encoded by the ffmpeg we ship."""
+    return encode_mp3(decode_audio(wav_bytes(seconds), "wav"), 128)
 
 
 def _studio(
@@ -131,7 +136,8 @@ async def test_song_with_lyrics_then_repaint_stems_and_extend(
     # Extend: the song continues; the reply is the whole, longer song.
     extend = await fd.click_button(alice, song, f"pj:extend:{inter.id}")  # type: ignore[arg-type]
     longer = await extend.wait_original_edit(timeout=TIMEOUT, predicate=_done)
-    assert _length(longer) > 12 + 9
+    assert abs(_length(longer) - 24) <= 0.5  # 12 s of song + 12 s more (at most 30 s, at least 10 s)
+    assert "continued for 12 s after 0:12" in _fields(longer)["What I understood"]
 
 
 async def test_llm_writes_lyrics_and_cover_restyles_an_upload(
@@ -154,7 +160,7 @@ async def test_llm_writes_lyrics_and_cover_restyles_an_upload(
         alice,
         channel,
         "music cover",  # type: ignore[arg-type]
-        {"audio": ("my song.wav", wav_bytes(11.0)), "prompt": "jazz trio", "strength": 0.5},
+        {"audio": ("my song.mp3", _mp3_upload(11.0)), "prompt": "jazz trio", "strength": 0.5},
     )
     covered = await cover.wait_original_edit(timeout=TIMEOUT, predicate=_done)
     assert abs(_length(covered) - 11) <= 0.5
