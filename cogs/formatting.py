@@ -133,6 +133,9 @@ def result_embed(record: JobRecord, result: MusicResult) -> discord.Embed:
     if result.summary:
         lines = [f"• {safe_text(line, 180)}" for line in result.summary[:12]]
         embed.add_field(name="What I understood", value="\n".join(lines), inline=False)
+    if result.heard_lines:
+        heard = "\n".join(f"• {safe_text(line, 120)}" for line in result.heard_lines[:6])
+        embed.add_field(name="Asked → heard", value=heard, inline=False)
     if result.lyrics:
         embed.add_field(name="Lyrics", value=lyrics_text(result.lyrics, 1000), inline=False)
     if result.stems:

@@ -35,6 +35,8 @@ def result_text(result: MusicResult) -> str:
     lines += [f"{label:>9}: {value}" for label, value in result_facts(result)]
     if result.summary:
         lines += ["", "What I understood:"] + [f"  - {line}" for line in result.summary]
+    if result.heard_lines:
+        lines += ["", "Asked → heard:"] + [f"  - {line}" for line in result.heard_lines]
     if result.lyrics:
         lines += ["", "Lyrics:"] + [f"  {line}" for line in result.lyrics.split("\n")]
     if result.stems:

@@ -87,6 +87,9 @@ async def test_create_defers_shows_progress_and_delivers_a_playable_mp3(world: W
         assert fields["Seed"] == "11"
         assert fields["Backend"] == "styles"
         assert "What I understood" in fields
+        # what the reply claims was measured in the MP3's audio, not copied from the request
+        assert "tempo 72 bpm → heard 72 ✓" in fields["Asked → heard"]
+        assert "key A minor → heard A minor ✓" in fields["Asked → heard"]
         assert embed["image"]["url"] == "attachment://preview.png"
         assert _buttons(done) == [f"pj:{a}:{inter.id}" for a in ("reroll", "extend", "variation", "midi")]
         assert done.allowed_mentions is not None and done.allowed_mentions.get("parse") == []

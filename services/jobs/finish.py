@@ -7,6 +7,7 @@ and write them under the job's results folder. It runs in the worker, never on t
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import unicodedata
@@ -19,9 +20,13 @@ from services.audio.preview import render_preview
 from services.audio.types import Audio
 from services.backends.base import ProgressFn
 from services.errors import UserError
+from services.heard.report import asked_heard_lines, key_heard, tempo_matches
+from services.heard.types import Heard
 from services.jobs.kinds.piece import Piece
 from services.jobs.models import MusicRequest, MusicResult
 from services.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # Bytes kept free in an upload for the embed, the JSON envelope and multipart framing.
 _UPLOAD_ENVELOPE_BYTES = 64 * 1024
@@ -57,6 +62,7 @@ def finish(
         path.write_bytes(data)
         attachment_paths.append(str(path))
 
+    heard, heard_lines = _hear(piece, audio, job_id)
     progress("encoding MP3", 1, 2)
     if piece.stems:
         return _finish_stems(job_id, piece, request, settings, out_dir, started=started)
@@ -93,7 +99,37 @@ def finish(
         continue_from=piece.continue_from,
         credits=piece.credits,
         lyrics=piece.lyrics,
+        heard=heard,
+        heard_lines=tuple(heard_lines),
     )
+
+
+def _hear(piece: Piece, audio: Audio, job_id: str) -> tuple[Heard | None, list[str]]:
+    """Measure the finished audio and say asked → heard. A piece rendered from a score (it carries MIDI:
+    styles, notes) honours its tempo and key by construction, so a disagreement there is a bug: logged."""
+    if piece.stems or audio.frames == 0:
+        return None, []
+    from services.heard.measure import measure  # scipy's signal tools: loaded by workers when first used
+
+    try:
+        heard = measure(audio, stated_bpm=piece.tempo_bpm)
+    except Exception:  # measuring is a report, never a reason to lose the piece
+        log.warning("job %s: measuring the result failed", job_id, exc_info=True)
+        return None, []
+    lines = asked_heard_lines(heard, tempo=piece.tempo_bpm, key=piece.key)
+    if piece.midi is not None:
+        wrong_tempo = piece.tempo_bpm is not None and not tempo_matches(heard.tempo_bpm, piece.tempo_bpm)
+        wrong_key = piece.key is not None and not key_heard(heard, piece.key)
+        if wrong_tempo or wrong_key:
+            log.warning(
+                "job %s: the score says %s bpm in %s; the render was heard at %s bpm in %s",
+                job_id,
+                piece.tempo_bpm,
+                piece.key,
+                heard.tempo_bpm,
+                heard.key,
+            )
+    return heard, lines
 
 
 def _finish_stems(

@@ -14,6 +14,7 @@ from pydantic import TypeAdapter
 
 from services.backends.base import SongRequest
 from services.errors import render_message
+from services.heard.types import Heard
 
 Action = Literal["create", "reroll", "extend", "variation"]
 # Who asked: a Discord user (per-server rules apply) or the operator at the command line (they don't).
@@ -176,6 +177,8 @@ class MusicResult:
     lyrics: str | None = None  # a song's words as sung (the user's, or the LLM's), for the reply
     stems: tuple[tuple[str, str], ...] = ()  # (stem name, MP3 path) of a Stems job, in STEMS order
     stems_together: bool = True  # False: the stems did not fit one message; they are sent one by one
+    heard: Heard | None = None  # what the finished audio was measured to be (services/heard)
+    heard_lines: tuple[str, ...] = ()  # asked → heard, one line each ("tempo 92 bpm → heard 92 ✓")
 
     def to_json(self) -> str:
         return _RESULT_JSON.dump_json(self).decode()

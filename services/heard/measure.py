@@ -1,0 +1,54 @@
+"""Measure a rendered piece: one call, plain data back, cheap enough to run on every result.
+
+Runs in the worker after mastering (never on the event loop); imports nothing heavier than scipy, so
+the bot process never pays for it at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from services.audio.analysis import chroma_profile
+from services.audio.loudness import integrated_loudness
+from services.audio.types import Audio
+from services.heard.drums import DRUMS_SHARE, percussive_share
+from services.heard.key import KEY_FMAX, KEY_FMIN, estimate_key
+from services.heard.onsets import onset_envelope, spectrum
+from services.heard.tempo import estimate_tempo
+from services.heard.types import Heard
+
+
+def measure(
+    audio: Audio, *, stated_bpm: float | None = None, pitch_set: Iterable[int] | None = None
+) -> Heard:
+    spec = spectrum(audio)
+    env = onset_envelope(spec)
+    tempo = estimate_tempo(env, spec.frame_rate, stated=stated_bpm)
+    key = estimate_key(chroma_profile(audio, fmin=KEY_FMIN, fmax=KEY_FMAX))
+    share = percussive_share(spec)
+    outside = None
+    if pitch_set is not None:
+        chroma = chroma_profile(audio)
+        allowed = sorted({pc % 12 for pc in pitch_set})
+        outside = float(max(0.0, 1.0 - chroma[allowed].sum())) if chroma.sum() > 0 else 0.0
+    loudness: float | None
+    try:
+        loudness = integrated_loudness(audio)
+        loudness = loudness if np.isfinite(loudness) else None
+    except ValueError:
+        loudness = None
+    return Heard(
+        duration_s=audio.duration,
+        loudness_lufs=loudness,
+        tempo_bpm=tempo.bpm,
+        tempo_confidence=tempo.confidence,
+        tempo_levels=tempo.candidates,
+        key=key.name,
+        key_confidence=key.confidence,
+        key_close=key.close,
+        drums=share >= DRUMS_SHARE,
+        percussive_share=share,
+        outside_share=outside,
+    )
