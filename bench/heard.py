@@ -303,12 +303,12 @@ def synthetic_items(clicks: int, chords: int, seconds: float) -> list[Item]:
 
 
 def stage_times(audio: Audio) -> dict[str, float]:
-    """The functions measure() calls, timed one by one."""
+    """The functions measure() calls, timed one by one (as services/heard/measure.py calls them)."""
     from services.audio.analysis import chroma_profile
     from services.audio.loudness import integrated_loudness
     from services.heard.drums import percussive_share
-    from services.heard.key import estimate_key
-    from services.heard.onsets import onset_envelope, spectrum
+    from services.heard.key import KEY_FMAX, KEY_FMIN, estimate_key
+    from services.heard.onsets import RATE, onset_envelope, spectrum
     from services.heard.tempo import estimate_tempo
 
     times: dict[str, float] = {}
@@ -322,7 +322,16 @@ def stage_times(audio: Audio) -> dict[str, float]:
     timed("spectrum", lambda: spectrum(audio))
     timed("onsets", lambda: onset_envelope(values["spectrum"]))
     timed("tempo", lambda: estimate_tempo(values["onsets"], values["spectrum"].frame_rate))
-    timed("chroma", lambda: chroma_profile(audio))
+    timed(
+        "chroma",
+        lambda: chroma_profile(
+            Audio.from_array(values["spectrum"].mono, RATE),
+            fmin=KEY_FMIN,
+            fmax=KEY_FMAX,
+            n_fft=8192,
+            hop=2048,
+        ),
+    )
     timed("key", lambda: estimate_key(values["chroma"]))
     timed("drums", lambda: percussive_share(values["spectrum"]))
     timed("loudness", lambda: integrated_loudness(audio))

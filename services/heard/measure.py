@@ -15,7 +15,7 @@ from services.audio.loudness import integrated_loudness
 from services.audio.types import Audio
 from services.heard.drums import DRUMS_SHARE, percussive_share
 from services.heard.key import KEY_FMAX, KEY_FMIN, estimate_key
-from services.heard.onsets import onset_envelope, spectrum
+from services.heard.onsets import RATE, onset_envelope, spectrum
 from services.heard.tempo import estimate_tempo
 from services.heard.types import Heard
 
@@ -26,11 +26,13 @@ def measure(
     spec = spectrum(audio)
     env = onset_envelope(spec)
     tempo = estimate_tempo(env, spec.frame_rate, stated=stated_bpm)
-    key = estimate_key(chroma_profile(audio, fmin=KEY_FMIN, fmax=KEY_FMAX))
+    # chroma from the analysis-rate mono already made: a window of the same 2.7 Hz bins, half the samples
+    mono = Audio.from_array(spec.mono, RATE)
+    key = estimate_key(chroma_profile(mono, fmin=KEY_FMIN, fmax=KEY_FMAX, n_fft=8192, hop=2048))
     share = percussive_share(spec)
     outside = None
     if pitch_set is not None:
-        chroma = chroma_profile(audio)
+        chroma = chroma_profile(mono, n_fft=8192, hop=2048)
         allowed = sorted({pc % 12 for pc in pitch_set})
         outside = float(max(0.0, 1.0 - chroma[allowed].sum())) if chroma.sum() > 0 else 0.0
     loudness: float | None
