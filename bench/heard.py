@@ -55,6 +55,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.figures import Row, table  # noqa: E402
 from services.audio.types import Audio  # noqa: E402
 from services.heard.measure import Heard, measure  # noqa: E402
 from services.heard.tempo import octave_error  # noqa: E402
@@ -391,24 +392,6 @@ def ratio_label(heard: float, truth: float) -> str:
         if abs(r - value) < 0.02:
             return name
     return f"x{r:.3f}"
-
-
-@dataclass
-class Row:
-    figure: str
-    measured: str
-    goal: str
-    met: bool | None  # None: no goal, for information
-
-
-def table(rows: list[Row]) -> str:
-    marks = {True: "yes", False: "NO", None: "-"}
-    header = ("figure", "measured", "goal", "met")
-    cells = [header, *((r.figure, r.measured, r.goal or "-", marks[r.met]) for r in rows)]
-    widths = [max(len(c[i]) for c in cells) for i in range(4)]
-    lines = ["  ".join(c[i].ljust(widths[i]) for i in range(4)).rstrip() for c in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def share(hits: int, total: int) -> str:

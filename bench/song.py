@@ -50,6 +50,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.figures import Row, table  # noqa: E402
+
 SONG_S = 60.0  # the figure is always per 60 s song
 QUICK_SONG_S = 30.0
 BATCHES = (1, 4)
@@ -79,14 +81,6 @@ Hold on, hold on, we are the radio
 Singing through the static, never letting go"""
 
 
-@dataclass
-class Row:
-    figure: str
-    measured: str
-    goal: str
-    met: bool | None  # None: no goal, for information
-
-
 @dataclass(frozen=True)
 class Timing:
     call_s: float  # median wall time of one render() call
@@ -95,16 +89,6 @@ class Timing:
 
 def say(text: str) -> None:
     print(text, flush=True)
-
-
-def table(rows: list[Row]) -> str:
-    marks = {True: "yes", False: "NO", None: "-"}
-    header = ("figure", "measured", "goal", "met")
-    cells = [header, *((r.figure, r.measured, r.goal or "-", marks[r.met]) for r in rows)]
-    widths = [max(len(c[i]) for c in cells) for i in range(4)]
-    lines = ["  ".join(c[i].ljust(widths[i]) for i in range(4)).rstrip() for c in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 # --- timing ----------------------------------------------------------------------------------------

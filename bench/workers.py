@@ -64,6 +64,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.figures import Row, table  # noqa: E402
 from services.engine import Engine, RequestOptions  # noqa: E402
 from services.jobs.models import JobRecord, JobState  # noqa: E402
 from services.settings import Settings  # noqa: E402
@@ -96,14 +97,6 @@ class Sizes:
 
 FULL = Sizes(12, 6, 2, 15, 1, 120, 8, 4)
 QUICK = Sizes(6, 4, 1, 6, 1, 120, 4, 4)
-
-
-@dataclass
-class Row:
-    figure: str
-    measured: str
-    goal: str
-    met: bool | None  # None: no goal, for information
 
 
 # --- processes -----------------------------------------------------------------------------------
@@ -507,16 +500,6 @@ async def riffusion(procs: Processes, root: Path, sizes: Sizes) -> list[Row]:
             ),
         ]
     return rows
-
-
-def table(rows: list[Row]) -> str:
-    marks = {True: "yes", False: "NO", None: "-"}
-    header = ("figure", "measured", "goal", "met")
-    cells = [header, *((r.figure, r.measured, r.goal or "-", marks[r.met]) for r in rows)]
-    widths = [max(len(c[i]) for c in cells) for i in range(4)]
-    lines = ["  ".join(c[i].ljust(widths[i]) for i in range(4)).rstrip() for c in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 Figure = Callable[[Processes, Path, Sizes], Awaitable[list[Row]]]

@@ -41,6 +41,7 @@ async def bot_world(
         riffusion_model=str(tiny_model),
         riffusion_steps=2,
         riffusion_batch_wait_ms=0,
+        correct_to_stated=False,  # random weights have no tempo or key worth correcting
     )
     async with running_bot(fake_discord, settings):
         yield fake_discord, channel, alice

@@ -62,6 +62,7 @@ def _studio(
     guild = fd.add_guild(name, filesize_limit=filesize_limit)
     made = settings_factory(
         discord_guild_id=guild.id,
+        correct_to_stated=False,  # random weights have no tempo or key worth correcting
         acestep_model=str(tiny_song),
         acestep_steps=2,
         acestep_batch_wait_ms=0,

@@ -14,6 +14,7 @@ from services.heard.measure import measure
 from services.heard.report import asked_heard_lines
 from services.heard.tempo import octave_error
 from services.heard.types import Heard
+from services.jobs.kinds.piece import Piece
 from tests.conftest import make_settings
 
 RATE = 44_100
@@ -152,15 +153,51 @@ def test_a_score_rendered_at_another_tempo_than_it_says_is_logged_as_a_bug(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     from services.jobs.finish import _hear
-    from services.jobs.kinds.piece import Piece
 
     audio = clicks(100.0)
     honest = Piece(audio=audio, title="t", name="t", length_s=20.0, tempo_bpm=100.0, midi=b"MThd")
     wrong = Piece(audio=audio, title="t", name="t", length_s=20.0, tempo_bpm=120.0, midi=b"MThd")
     with caplog.at_level("WARNING", logger="services.jobs.finish"):
-        heard, lines = _hear(honest, audio, "j1")
+        _, heard, lines, _ = _hear(honest, audio, "j1")
         assert heard is not None and lines[0] == "tempo 100 bpm → heard 100 ✓"
         assert not caplog.records
-        _, lines = _hear(wrong, audio, "j2")
+        _, _, lines, _ = _hear(wrong, audio, "j2")
     assert lines[0].startswith("tempo 120 bpm → heard 100") and lines[0].endswith("✗")
     assert any("j2" in r.getMessage() and "render was heard at" in r.getMessage() for r in caplog.records)
+
+
+def _model_piece(audio: Audio, *, tempo: float | None = None, key: str | None = None) -> Piece:
+    return Piece(audio=audio, title="t", name="t", length_s=audio.duration, tempo_bpm=tempo, key=key)
+
+
+def test_a_piece_at_100_bpm_asked_as_104_comes_back_at_104_and_the_same_length_in_beats() -> None:
+    from services.jobs.finish import _hear
+
+    audio, heard, lines, notes = _hear(
+        _model_piece(clicks(100.0), tempo=104.0), clicks(100.0), "c1", correct=True
+    )
+    assert heard is not None and heard.tempo_bpm is not None and abs(heard.tempo_bpm - 104.0) <= 0.5
+    beats_before, beats_after = 20.0 * 100.0 / 60.0, audio.duration * 104.0 / 60.0
+    assert abs(beats_after - beats_before) <= 0.1  # the same music, faster: the same number of beats
+    assert lines[0] == "tempo 104 bpm → heard 104 ✓ (stretched from 100 bpm)" and not notes
+
+
+def test_a_piece_a_tone_off_comes_back_in_the_stated_key() -> None:
+    from services.jobs.finish import _hear
+
+    c_major = chords(0, False)
+    audio, heard, lines, notes = _hear(_model_piece(c_major, key="D major"), c_major, "c2", correct=True)
+    assert heard is not None and heard.key == "D major"
+    assert abs(audio.duration - c_major.duration) <= 0.05  # shifted, not stretched
+    assert "key D major → heard D major ✓ (shifted from C major)" in lines and not notes
+
+
+def test_a_piece_20_percent_off_is_reported_not_silently_stretched() -> None:
+    from services.jobs.finish import _hear
+
+    slow = clicks(100.0)
+    audio, heard, lines, notes = _hear(_model_piece(slow, tempo=125.0), slow, "c3", correct=True)
+    assert audio is slow  # nothing was changed
+    assert heard is not None and heard.tempo_bpm is not None and abs(heard.tempo_bpm - 100.0) <= 0.5
+    assert lines[0].endswith("✗")
+    assert len(notes) == 1 and "25% off" in notes[0] and "Reroll" in notes[0]

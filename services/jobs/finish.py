@@ -19,6 +19,8 @@ from services.audio.loudness import normalize_loudness
 from services.audio.preview import render_preview
 from services.audio.types import Audio
 from services.backends.base import ProgressFn
+from services.backends.record import Lane
+from services.backends.registry import lane_of
 from services.errors import UserError
 from services.heard.report import asked_heard_lines, key_heard, tempo_matches
 from services.heard.types import Heard
@@ -62,7 +64,13 @@ def finish(
         path.write_bytes(data)
         attachment_paths.append(str(path))
 
-    heard, heard_lines = _hear(piece, audio, job_id)
+    corrects = settings.correct_to_stated and piece.midi is None and not piece.mastered
+    corrects = corrects and lane_of(request.backend) is Lane.MODEL
+    audio, heard, heard_lines, heard_notes = _hear(piece, audio, job_id, correct=corrects)
+    if heard_notes:
+        piece.notes = [*piece.notes, *heard_notes]
+    if corrects and any("(stretched" in line or "(shifted" in line for line in heard_lines):
+        audio = normalize_loudness(audio, target_lufs=settings.target_lufs)
     progress("encoding MP3", 1, 2)
     if piece.stems:
         return _finish_stems(job_id, piece, request, settings, out_dir, started=started)
@@ -104,19 +112,40 @@ def finish(
     )
 
 
-def _hear(piece: Piece, audio: Audio, job_id: str) -> tuple[Heard | None, list[str]]:
-    """Measure the finished audio and say asked → heard. A piece rendered from a score (it carries MIDI:
-    styles, notes) honours its tempo and key by construction, so a disagreement there is a bug: logged."""
+def _hear(
+    piece: Piece, audio: Audio, job_id: str, *, correct: bool = False
+) -> tuple[Audio, Heard | None, list[str], list[str]]:
+    """Measure the finished audio and say asked → heard; with `correct`, first make a missed tempo or key
+    true within bounds (services/heard/correct.py) and say what could not be. A piece rendered from a
+    score (it carries MIDI: styles, notes) honours its tempo and key by construction, so a disagreement
+    there is a bug: logged. Returns the (maybe corrected) audio, the reading, its lines and notes."""
     if piece.stems or audio.frames == 0:
-        return None, []
-    from services.heard.measure import measure  # scipy's signal tools: loaded by workers when first used
+        return audio, None, [], []
+    from services.heard.correct import apply, plan  # scipy and ffmpeg: loaded by workers when first used
+    from services.heard.measure import measure
 
     try:
         heard = measure(audio, stated_bpm=piece.tempo_bpm)
     except Exception:  # measuring is a report, never a reason to lose the piece
         log.warning("job %s: measuring the result failed", job_id, exc_info=True)
-        return None, []
+        return audio, None, [], []
+    notes: list[str] = []
+    before = heard
+    if correct:
+        fix = plan(heard, tempo=piece.tempo_bpm, key=piece.key)
+        notes = list(fix.refused)
+        if fix.changes:
+            try:
+                audio = apply(audio, fix)
+                heard = measure(audio, stated_bpm=piece.tempo_bpm)
+            except Exception:
+                log.warning(
+                    "job %s: correcting tempo/key failed; the piece is sent as made", job_id, exc_info=True
+                )
+                heard = before
     lines = asked_heard_lines(heard, tempo=piece.tempo_bpm, key=piece.key)
+    if heard is not before:
+        lines = _say_corrected(lines, before, heard)
     if piece.midi is not None:
         wrong_tempo = piece.tempo_bpm is not None and not tempo_matches(heard.tempo_bpm, piece.tempo_bpm)
         wrong_key = piece.key is not None and not key_heard(heard, piece.key)
@@ -129,7 +158,19 @@ def _hear(piece: Piece, audio: Audio, job_id: str) -> tuple[Heard | None, list[s
                 heard.tempo_bpm,
                 heard.key,
             )
-    return heard, lines
+    return audio, heard, lines, notes
+
+
+def _say_corrected(lines: list[str], before: Heard, after: Heard) -> list[str]:
+    """Say what was changed on the lines it changed: "… heard 104 ✓ (stretched from 100 bpm)"."""
+    out = []
+    for line in lines:
+        if line.startswith("tempo ") and before.tempo_bpm is not None and before.tempo_bpm != after.tempo_bpm:
+            line += f" (stretched from {before.tempo_bpm:.0f} bpm)"
+        elif line.startswith("key ") and before.key and before.key != after.key:
+            line += f" (shifted from {before.key})"
+        out.append(line)
+    return out
 
 
 def _finish_stems(
