@@ -1,10 +1,12 @@
 """Make what was stated true where a model missed it, within bounds a listener won't hear as damage.
 
 Time-stretch to the exact tempo (at most ±8%, pitch kept) and pitch-shift to the stated key (at most ±2
-semitones, tempo kept), both with the Rubber Band library inside the ffmpeg we ship (its `rubberband`
-filter: phase-vocoder stretching with transient handling; ffmpeg's own `atempo` smears drum hits more and
-can't shift pitch without a resample). Past those bounds nothing is stretched: the reply says plainly
-that the backend could not honour it and Reroll is the way on.
+semitones, tempo kept), with the ffmpeg we ship: `atempo` (WSOLA) for tempo, and for pitch `asetrate` +
+`aresample` (the pitch moves with the rate, exactly) then `atempo` to restore the length. Compared with
+the same ffmpeg's Rubber Band filter in bench/heard.py: on clicks atempo keeps 96% of the onset sharpness
+against 71%, on a held chord 97% of the energy stays on its partials against 60%, at a third of the cost
+for stretching and a seventh for shifting. Past the bounds nothing is changed: the reply says plainly that
+the backend could not honour it, and Reroll is the way on.
 """
 
 from __future__ import annotations
@@ -73,26 +75,24 @@ def plan(heard: Heard, *, tempo: float | None, key: str | None) -> Correction:
     return Correction(ratio, shift, tuple(refused))
 
 
+def filters(correction: Correction, sample_rate: int) -> str:
+    """The ffmpeg filter chain for `correction` (tempo ratio t, pitch ratio p): rate × p moves the pitch
+    and the tempo by p; atempo t / p then leaves the tempo at t."""
+    tempo = correction.tempo_ratio or 1.0
+    if not correction.semitones:
+        return f"atempo={tempo:.6f}"
+    pitch = 2.0 ** (correction.semitones / 12.0)
+    return f"asetrate={round(sample_rate * pitch)},aresample={sample_rate},atempo={tempo / pitch:.6f}"
+
+
 def apply(audio: Audio, correction: Correction) -> Audio:
-    """`audio` stretched and shifted as planned (Rubber Band via ffmpeg; stereo float32 in and out)."""
+    """`audio` stretched and shifted as planned (stereo float32 in and out, through ffmpeg)."""
     if not correction.changes:
         return audio
-    tempo = correction.tempo_ratio or 1.0
-    pitch = 2.0 ** ((correction.semitones or 0) / 12.0)
     stereo = audio.to_stereo()
     raw = np.ascontiguousarray(stereo.samples.T, dtype="<f4").tobytes()
     fmt = ["-f", "f32le", "-ar", str(stereo.sample_rate), "-ac", "2"]
-    out = run_ffmpeg(
-        [
-            *fmt,
-            "-i",
-            "pipe:0",
-            "-af",
-            f"rubberband=tempo={tempo:.6f}:pitch={pitch:.6f}:transients=crisp",
-            *fmt,
-            "pipe:1",
-        ],
-        stdin=raw,
-    )
+    chain = filters(correction, stereo.sample_rate)
+    out = run_ffmpeg([*fmt, "-i", "pipe:0", "-af", chain, *fmt, "pipe:1"], stdin=raw)
     samples = np.frombuffer(out, dtype="<f4").reshape(-1, 2).T
     return Audio(np.ascontiguousarray(samples, dtype=np.float32), stereo.sample_rate)
