@@ -316,7 +316,7 @@ class Engine:
             changes["seed"] = random.randint(0, MAX_SEED)
         elif act == "variation":
             # Same understood style (tempo, key), different notes.
-            changes["seed"] = (req.seed + 7919) % MAX_SEED
+            changes["seed"] = (res.seed + 7919) % MAX_SEED  # the seed shown (a best-of take may differ)
             changes["bpm"] = res.tempo_bpm
             changes["key"] = res.key
         elif act == "extend" and res.continue_from is not None:

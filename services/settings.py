@@ -147,6 +147,7 @@ class Settings(BaseSettings):
     mp3_bitrate_kbps: int = Field(192, ge=32, le=320)  # first bitrate tried; lowered to fit uploads
     target_lufs: float = Field(-14.0, ge=-40, le=-6)  # loudness every result is normalised to
     correct_to_stated: bool = True  # model backends: stretch/shift to a stated tempo and key (±8%, ±2 st)
+    heard_candidates: int = Field(1, ge=1, le=8)  # model backends, tempo or key stated: takes to choose from
     progress_interval_s: float = Field(1.5, ge=0.2, le=30)  # least time between progress edits
 
     # --- delivery (posting outcomes to Discord) ----------------------------------------------

@@ -74,6 +74,16 @@ class BridgesSeams(Protocol):
 
 
 @runtime_checkable
+class MakesTakes(Protocol):
+    """Not an ability users see: several takes of one request on the given seeds, in one batched pipeline
+    call (services/jobs/kinds/text.best_of keeps the one heard closest to what was asked)."""
+
+    def generate_takes(
+        self, request: GenerationRequest, seeds: list[int], progress: ProgressFn
+    ) -> list[Generation]: ...
+
+
+@runtime_checkable
 class Warms(Protocol):
     """Not an ability users see: a backend that loads its models at worker start, so first jobs are fast."""
 

@@ -193,3 +193,56 @@ class _OnceCancelled:
             except Exception as exc:
                 self._error = exc
                 raise
+
+
+class Gathering(Generic[J, R]):
+    """Several callers' jobs submitted to a Batcher as one: each of `parties` threads calls submit_many, the
+    last to arrive submits everyone's jobs together and each gets its own results back.
+
+    Why: takes of one request (services/jobs/kinds/text.best_of) prepare at different speeds (a beat to
+    render, a prompt to read) and would miss each other's batch; gathered, they are one pipeline call.
+    """
+
+    def __init__(self, batcher: Batcher[J, R], parties: int) -> None:
+        self._batcher = batcher
+        self._parties = parties
+        self._cond = threading.Condition()
+        self._jobs: list[tuple[int, Sequence[J], StepFn | None]] = []
+        self._results: list[list[R]] | None = None
+        self._error: BaseException | None = None
+
+    def submit_many(self, jobs: Sequence[J], on_step: StepFn | None = None) -> list[R]:
+        with self._cond:
+            index = len(self._jobs)
+            self._jobs.append((index, list(jobs), on_step))
+            last = len(self._jobs) == self._parties
+            if not last:
+                while self._results is None and self._error is None:
+                    self._cond.wait()
+        if last:
+            self._run_all()
+        if self._error is not None:
+            raise self._error
+        assert self._results is not None
+        return self._results[index]
+
+    def _run_all(self) -> None:
+        every = [job for _, jobs, _ in self._jobs for job in jobs]
+        steps = [step for _, _, step in self._jobs if step is not None]
+        on_step = steps[0] if steps else None  # the first take reports progress for all
+        try:
+            flat = self._batcher.submit_many(every, on_step)
+            out, start = [], 0
+            for _, jobs, _ in self._jobs:
+                out.append(flat[start : start + len(jobs)])
+                start += len(jobs)
+            results: list[list[R]] | None = out
+        except BaseException as exc:  # every party gets the failure (a cancel included)
+            results = None
+            with self._cond:
+                self._error = exc
+                self._cond.notify_all()
+            raise
+        with self._cond:
+            self._results = results
+            self._cond.notify_all()

@@ -26,8 +26,9 @@ from services.backends.base import (
     Generation,
     GenerationRequest,
     ProgressFn,
+    no_progress,
 )
-from services.backends.batching import Batcher
+from services.backends.batching import Batcher, Gathering
 from services.backends.riffusion import availability
 from services.backends.riffusion.codec import SpectrogramCodec
 from services.backends.riffusion.config import RiffusionConfig
@@ -273,6 +274,23 @@ class RiffusionBackend:
 
     # ---- the work ----------------------------------------------------------------------------------
 
+    def generate_takes(
+        self, request: GenerationRequest, seeds: list[int], progress: ProgressFn
+    ) -> list[RiffusionGeneration]:
+        """Takes of `request` on `seeds`, drawn in one batched pipeline call; only the first reports."""
+        from concurrent.futures import ThreadPoolExecutor
+        from dataclasses import replace
+
+        gathering: Gathering[SpectrogramJob, Any] = Gathering(self.batcher(), len(seeds))
+
+        def take(index: int) -> RiffusionGeneration:
+            one = replace(request, seed=seeds[index], continue_from=None)
+            report = progress if index == 0 else no_progress
+            return self._make(one, report, audio=None, previous=None, gathering=gathering)
+
+        with ThreadPoolExecutor(max_workers=len(seeds), thread_name_prefix="riffusion-take") as pool:
+            return list(pool.map(take, range(len(seeds))))
+
     def _make(
         self,
         request: GenerationRequest,
@@ -281,6 +299,7 @@ class RiffusionBackend:
         audio: tuple[bytes, str, float] | None,
         previous: Endpoint | None,
         init: tuple[Image.Image, str] | None = None,
+        gathering: Gathering[SpectrogramJob, Any] | None = None,
     ) -> RiffusionGeneration:
         o = self.options
         progress("reading the prompt", 0, 1)
@@ -329,7 +348,8 @@ class RiffusionBackend:
         waypoints, offset = ([previous, first], 1) if previous is not None else ([first], 0)
         jobs, last = self._walk(waypoints, offset, layout.count, seed_image)
 
-        pixels = self.batcher().submit_many(jobs, lambda k, n: progress("denoising", k, n))
+        submit = gathering.submit_many if gathering is not None else self.batcher().submit_many
+        pixels = submit(jobs, lambda k, n: progress("denoising", k, n))
 
         progress("turning spectrograms into sound", 0, 1)
         images = [to_pil(p) for p in pixels]

@@ -213,6 +213,22 @@ class SongBackend:
         """Words alone (a jam segment, `/music create backend:song`): an instrumental song."""
         return self.sing(request, SongRequest(lyrics=""), None, progress)
 
+    def generate_takes(
+        self, request: GenerationRequest, seeds: list[int], progress: ProgressFn
+    ) -> list[SongGeneration]:
+        """Instrumental takes of `request` on `seeds`, sung in one batched pipeline call."""
+        from dataclasses import replace
+
+        pipe = self.pipeline()
+        song = SongRequest(lyrics="")
+        asked = self._asked(request, song, None)
+        takes = [replace(request, seed=seed) for seed in seeds]
+        audios = self._run(pipe, [self._job(pipe, take, song, asked) for take in takes], progress)
+        return [
+            self._result(take, song, asked, audio, ["lyrics: instrumental"])
+            for take, audio in zip(takes, audios, strict=True)
+        ]
+
     def sing(
         self, request: GenerationRequest, song: SongRequest, source: Audio | None, progress: ProgressFn
     ) -> SongGeneration:

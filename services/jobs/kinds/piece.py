@@ -36,6 +36,7 @@ class Piece:
     attachments: dict[str, bytes] = field(default_factory=dict)  # extra files ("song.py")
     continue_from: tuple[str, int] | None = None  # where a continuation (Extend) starts
     credits: tuple[str, ...] = ()  # jam credits, one line per segment
+    seed: int | None = None  # the seed that made it, when not the request's (the best of several takes)
     lyrics: str | None = None  # a song's words as sung
     stems: dict[str, Audio] = field(default_factory=dict)  # a Stems job's parts (the reply carries each)
 
