@@ -201,3 +201,10 @@ def test_a_piece_20_percent_off_is_reported_not_silently_stretched() -> None:
     assert heard is not None and heard.tempo_bpm is not None and abs(heard.tempo_bpm - 100.0) <= 0.5
     assert lines[0].endswith("✗")
     assert len(notes) == 1 and "25% off" in notes[0] and "Reroll" in notes[0]
+
+
+def test_a_modal_key_is_heard_by_its_colour() -> None:
+    lydian = Heard(20.0, -14.0, 61.0, 0.8, (), "G major", 0.1, (), False, 0.0)
+    assert "key G lydian → heard G major ✓" in asked_heard_lines(lydian, tempo=None, key="G lydian")
+    dorian = Heard(20.0, -14.0, 61.0, 0.8, (), "D minor", 0.1, (), False, 0.0)
+    assert "key D dorian → heard D minor ✓" in asked_heard_lines(dorian, tempo=None, key="D dorian")

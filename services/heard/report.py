@@ -79,7 +79,7 @@ def _level(heard: float, asked: float) -> str | None:
 
 
 def _normal(key: str) -> str:
-    """'Eb minor' and 'D# minor', 'A Minor' and 'A minor' are the same key."""
+    """'Eb minor' and 'D# minor', 'A Minor' and 'A minor' are the same key; 'G lydian' is heard as G major."""
     enharmonic = {
         "Db": "C#",
         "D#": "Eb",
@@ -95,5 +95,10 @@ def _normal(key: str) -> str:
     if not parts:
         return ""
     tonic = parts[0][:1].upper() + parts[0][1:]
-    mode = (parts[1] if len(parts) > 1 else "major").lower()
-    return f"{enharmonic.get(tonic, tonic)} {mode}"
+    mode = " ".join(parts[1:]).lower() or "major"
+    # a modal score (G lydian, D dorian) is heard by its colour: the estimator knows major and minor
+    colour = "minor" if mode in _MINOR_MODES else "major"
+    return f"{enharmonic.get(tonic, tonic)} {colour}"
+
+
+_MINOR_MODES = {"minor", "aeolian", "dorian", "phrygian", "locrian", "harmonic minor", "minor pentatonic", "blues", "m"}
