@@ -101,4 +101,14 @@ def _normal(key: str) -> str:
     return f"{enharmonic.get(tonic, tonic)} {colour}"
 
 
-_MINOR_MODES = {"minor", "aeolian", "dorian", "phrygian", "locrian", "harmonic minor", "minor pentatonic", "blues", "m"}
+_MINOR_MODES = {
+    "minor",
+    "aeolian",
+    "dorian",
+    "phrygian",
+    "locrian",
+    "harmonic minor",
+    "minor pentatonic",
+    "blues",
+    "m",
+}
