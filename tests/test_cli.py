@@ -112,6 +112,8 @@ def test_make_stops_cleanly_on_ctrl_c_and_sigterm(tmp_path: Path, sig: int, code
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a CI host may start us with SIGINT ignored (background jobs are); `make` must see Ctrl+C
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 60
