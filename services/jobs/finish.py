@@ -66,10 +66,11 @@ def finish(
 
     corrects = settings.correct_to_stated and piece.midi is None and not piece.mastered
     corrects = corrects and lane_of(request.backend) is Lane.MODEL
+    made = audio
     audio, heard, heard_lines, heard_notes = _hear(piece, audio, job_id, correct=corrects)
     if heard_notes:
         piece.notes = [*piece.notes, *heard_notes]
-    if corrects and any("(stretched" in line or "(shifted" in line for line in heard_lines):
+    if audio is not made:  # stretched or shifted: level it again
         audio = normalize_loudness(audio, target_lufs=settings.target_lufs)
     progress("encoding MP3", 1, 2)
     if piece.stems:
@@ -237,7 +238,7 @@ def _fit_each(
     allow_shortening: bool = False,
 ) -> dict[str, FittedMp3] | None:
     """Every stem in `budget` bytes unshortened (None when one would be cut), or cut to fit if allowed."""
-    bitrates = tuple(b for b in (320, 256, 192, 160, 128, 96, 64, 48, 32) if b <= settings.mp3_bitrate_kbps)
+    bitrates = _bitrates(settings)
     out: dict[str, FittedMp3] = {}
     for name, audio in stems.items():
         tags = {"title": f"{title} ({name})", "artist": "promptjam", "comment": request.prompt}
@@ -245,7 +246,7 @@ def _fit_each(
             fitted = fit_upload(
                 audio,
                 budget,
-                bitrates=bitrates or (settings.mp3_bitrate_kbps,),
+                bitrates=bitrates,
                 headroom_bytes=0,
                 tags=tags,
                 where="this server's" if request.guild_id else "Discord's",
@@ -272,14 +273,14 @@ def fit_mp3_and_picture(
     """The MP3 that fits the upload limit, and the picture when both fit: the music matters more,
     so when keeping the picture would shorten the music, the picture is dropped instead."""
     tags = {"title": title, "artist": "promptjam", "comment": request.prompt}
-    bitrates = tuple(b for b in (320, 256, 192, 160, 128, 96, 64, 48, 32) if b <= settings.mp3_bitrate_kbps)
+    bitrates = _bitrates(settings)
 
     def attempt(extra: int) -> FittedMp3 | None:
         try:
             return fit_upload(
                 audio,
                 request.upload_limit_bytes,
-                bitrates=bitrates or (settings.mp3_bitrate_kbps,),
+                bitrates=bitrates,
                 other_bytes=extra + other_bytes + _UPLOAD_ENVELOPE_BYTES,
                 headroom_bytes=0,
                 tags=tags,
@@ -296,6 +297,13 @@ def fit_mp3_and_picture(
     if fitted is None:
         raise UserError("The upload limit here is too small for even a second of audio.")
     return fitted, picture
+
+
+def _bitrates(settings: Settings) -> tuple[int, ...]:
+    """The bitrates an MP3 may be fitted at: the usual ladder up to MP3_BITRATE_KBPS (that one alone when
+    it is off the ladder's lower end)."""
+    ladder = tuple(b for b in (320, 256, 192, 160, 128, 96, 64, 48, 32) if b <= settings.mp3_bitrate_kbps)
+    return ladder or (settings.mp3_bitrate_kbps,)
 
 
 def mp3_filename(prompt: str, *, max_len: int = 48) -> str:
