@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import mido
 import numpy as np
 import pytest
 
@@ -74,6 +76,35 @@ def test_chords_are_heard_in_their_key_without_drums(tonic: int, minor: bool, na
     heard = measure(chords(tonic, minor))
     assert heard.key == name
     assert not heard.drums
+
+
+@pytest.mark.parametrize(("prompt", "seed"), [("funky groove, no drums", 13), ("happy reggae, no drums", 59)])
+def test_bright_plucked_instruments_are_not_heard_as_drums(tmp_path: Path, prompt: str, seed: int) -> None:
+    """A clavinet and slap bass (funk), a guitar's skank (reggae): sharp attacks with partials past 9 kHz,
+    hits to a harmonic/percussive split, but pitched: their spectrum is a comb, not a drum's noise (these
+    two were heard as drums before the flatness test)."""
+    settings = make_settings(tmp_path, embeddings_enabled=False)
+    piece = get_backend("styles", settings).generate(
+        GenerationRequest(prompt=prompt, duration_s=20, seed=seed), no_progress
+    )
+    assert piece.midi is not None
+    drum_notes = [
+        m
+        for track in mido.MidiFile(file=io.BytesIO(piece.midi)).tracks
+        for m in track
+        if m.type == "note_on" and m.channel == 9
+    ]
+    assert not drum_notes
+    assert measure(piece.audio).drums is False
+
+
+def test_drums_are_not_claimed_for_audio_made_at_a_low_rate() -> None:
+    low = Audio.from_array(clicks(120.0).to_mono()[::4].copy(), RATE // 4)  # 11 kHz: no cymbal band
+    heard = measure(low, stated_bpm=120.0)
+    assert heard.drums is None and heard.percussive_share is None
+    assert not [
+        line for line in asked_heard_lines(heard, tempo=120.0, key=None, drums=True) if "drums" in line
+    ]
 
 
 def test_silence_has_no_tempo_no_key_and_no_drums() -> None:

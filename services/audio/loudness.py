@@ -170,23 +170,32 @@ def normalize_loudness(audio: Audio, target_lufs: float = -14.0, peak_ceiling_db
     Limiting removes a little loudness from peaky material, so the gain is corrected after the first pass
     (a few rounds, at most +6 dB in all) to land close to the target.
     """
+    return normalize_loudness_measured(audio, target_lufs, peak_ceiling_db)[0]
+
+
+def normalize_loudness_measured(
+    audio: Audio, target_lufs: float = -14.0, peak_ceiling_db: float = -1.0
+) -> tuple[Audio, float]:
+    """normalize_loudness, and the integrated loudness of what it returns (-inf for silence): the last
+    correction round has measured it already, so a caller that reports loudness need not measure again."""
     if not (math.isfinite(target_lufs) and math.isfinite(peak_ceiling_db)):
         raise ValueError("target loudness and ceiling must be finite numbers")
     if peak_ceiling_db > 0.0:
         raise ValueError("the peak ceiling must be at or below 0 dBFS")
     measured = integrated_loudness(audio)  # also rejects NaN / inf
     if not math.isfinite(measured):
-        return audio
+        return audio, measured
     gain_db = target_lufs - measured
     out = limit_peaks(_apply_gain(audio, gain_db), peak_ceiling_db)
     extra = 0.0
     for _ in range(_CORRECTION_ROUNDS):
-        shortfall = target_lufs - integrated_loudness(out)
+        level = integrated_loudness(out)
+        shortfall = target_lufs - level
         if shortfall <= 0.1 or extra >= _MAX_CORRECTION_DB:
-            break
+            return out, level
         extra = min(extra + shortfall, _MAX_CORRECTION_DB)
         out = limit_peaks(_apply_gain(audio, gain_db + extra), peak_ceiling_db)
-    return out
+    return out, integrated_loudness(out)
 
 
 def _apply_gain(audio: Audio, gain_db: float) -> Audio:

@@ -21,26 +21,34 @@ from services.heard.types import Heard
 
 
 def measure(
-    audio: Audio, *, stated_bpm: float | None = None, pitch_set: Iterable[int] | None = None
+    audio: Audio,
+    *,
+    stated_bpm: float | None = None,
+    pitch_set: Iterable[int] | None = None,
+    loudness_lufs: float | None = None,
 ) -> Heard:
+    """What `audio` sounds like. `loudness_lufs`: its integrated loudness when the caller has just measured
+    it (mastering does, services/audio/loudness.normalize_loudness_measured): the costliest reading,
+    not paid twice."""
     spec = spectrum(audio)
     env = onset_envelope(spec)
     tempo = estimate_tempo(env, spec.frame_rate, stated=stated_bpm)
     # chroma from the analysis-rate mono already made: a window of the same 2.7 Hz bins, half the samples
     mono = Audio.from_array(spec.mono, RATE)
     key = estimate_key(chroma_profile(mono, fmin=KEY_FMIN, fmax=KEY_FMAX, n_fft=8192, hop=2048))
-    share = percussive_share(spec)
+    share = percussive_share(spec, audio.sample_rate)
     outside = None
     if pitch_set is not None:
         chroma = chroma_profile(mono, n_fft=8192, hop=2048)
         allowed = sorted({pc % 12 for pc in pitch_set})
         outside = float(max(0.0, 1.0 - chroma[allowed].sum())) if chroma.sum() > 0 else 0.0
-    loudness: float | None
-    try:
-        loudness = integrated_loudness(audio)
-        loudness = loudness if np.isfinite(loudness) else None
-    except ValueError:
-        loudness = None
+    loudness: float | None = loudness_lufs
+    if loudness is None:
+        try:
+            loudness = integrated_loudness(audio)
+        except ValueError:
+            loudness = None
+    loudness = loudness if loudness is not None and np.isfinite(loudness) else None
     return Heard(
         duration_s=audio.duration,
         loudness_lufs=loudness,
@@ -50,7 +58,7 @@ def measure(
         key=key.name,
         key_confidence=key.confidence,
         key_close=key.close,
-        drums=share >= DRUMS_SHARE,
+        drums=None if share is None else share >= DRUMS_SHARE,
         percussive_share=share,
         outside_share=outside,
     )

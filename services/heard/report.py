@@ -61,7 +61,7 @@ def asked_heard_lines(
             lines.append(f"key {key} → heard {heard.key or 'no clear key'} ✗")
     elif heard.key is not None:
         lines.append(f"key → heard {heard.key}")
-    if drums is not None:
+    if drums is not None and heard.drums is not None:
         mark = "✓" if heard.drums is drums else "✗"
         lines.append(f"drums {'yes' if drums else 'no'} → heard {'drums' if heard.drums else 'none'} {mark}")
     lines.append(

@@ -18,6 +18,6 @@ class Heard:
     key: str | None  # "D minor"; None: no tonal centre heard
     key_confidence: float
     key_close: tuple[str, ...]  # other keys the audio fits as well (within services/heard/key.KEY_TIE)
-    drums: bool
-    percussive_share: float
+    drums: bool | None  # None: not measured (audio made at a rate too low to hear cymbals)
+    percussive_share: float | None
     outside_share: float | None = None  # for a stated pitch set: share of pitch energy outside it

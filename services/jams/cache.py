@@ -19,7 +19,7 @@ from scipy.io import wavfile
 
 from services.audio.types import Audio
 
-_VERSION = 1  # bump when the way segments are rendered changes, so old files are not reused
+_VERSION = 2  # bump when the way segments are rendered changes, so old files are not reused
 
 
 def segment_key(
@@ -48,6 +48,35 @@ def load_segment(path: Path) -> Audio | None:
     if samples.size == 0 or not np.isfinite(samples).all():
         return None
     return Audio(np.ascontiguousarray(samples), int(rate))
+
+
+def _note_path(segment: Path) -> Path:
+    return segment.with_suffix(".note.json")
+
+
+def load_note(segment: Path) -> str | None:
+    """What was done to the cached segment at `segment` to put it on the grid (None: nothing, or no file)."""
+    try:
+        value = json.loads(_note_path(segment).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError, OSError):
+        return None
+    return value if isinstance(value, str) and value else None
+
+
+def save_note(segment: Path, note: str | None) -> None:
+    """Keep `note` beside its segment (so a replay says it too); no note, no file."""
+    path = _note_path(segment)
+    if note is None:
+        path.unlink(missing_ok=True)
+        return
+    fd, tmp = tempfile.mkstemp(prefix=".note-", suffix=".json", dir=segment.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(note, handle, ensure_ascii=True)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def save_segment(path: Path, audio: Audio) -> None:

@@ -1,8 +1,9 @@
 """The parts of a jam render: segments in the jam's tempo and key, joined, bridged, credited.
 
 The jam job kind (services/jobs/kinds/jam.py) puts these together. Each segment is rendered by
-the jam's backend at the jam's bpm and key, cut on a bar line, and cached on disk, so only
-prompts added since the last play cost anything. The segments are evened out in loudness and
+the jam's backend at the jam's bpm and key, put on the jam's grid where a model played it loosely
+(services/jams/on_grid.py), cut on a bar line, and cached on disk, so only prompts added since the
+last play cost anything. The segments are evened out in loudness and
 joined with crossfades; a backend that can bridge seams (Ability.TRANSITION) lays a morph over each.
 """
 
@@ -17,7 +18,11 @@ from services.audio.loudness import normalize_loudness
 from services.audio.types import Audio
 from services.backends.abilities import BridgesSeams
 from services.backends.base import Backend, GenerationRequest, ProgressFn
-from services.jams.cache import jam_dir, load_segment, save_segment, segment_key
+from services.backends.record import Lane
+from services.backends.registry import lane_of
+from services.heard.correct import MAX_STRETCH
+from services.jams.cache import jam_dir, load_note, load_segment, save_note, save_segment, segment_key
+from services.jams.on_grid import check_on_grid, put_on_grid
 from services.jams.timing import clock, effective_crossfade_s
 from services.jobs.models import JamPlan, JamSegment
 from services.settings import Settings
@@ -32,6 +37,7 @@ class RenderedSegments:
     parts: tuple[Audio, ...]  # exactly one segment length each, same sample rate, stereo
     rendered: int  # made now by the backend
     reused: int  # read back from the cache
+    on_grid: tuple[str, ...] = ()  # "segment 2: stretched from 116 bpm, …" for each segment put on the grid
 
 
 def render_segments(
@@ -45,20 +51,26 @@ def render_segments(
 ) -> RenderedSegments:
     """Every segment at exactly the segment length, from the cache where it is already there."""
     folder = jam_dir(settings.data_dir, plan.jam_id)
+    loose = lane_of(backend_name) is Lane.MODEL  # a model plays tempo and key loosely; a score exactly
     parts: list[Audio] = []
+    notes: list[str] = []
     rendered = 0
     for index, seg in enumerate(plan.segments):
         progress(f"segment {index + 1} of {len(plan.segments)}", index, steps)
         path = folder / f"{_segment_name(plan, seg, backend_name)}.wav"
         audio = load_segment(path)
+        note = load_note(path)
         if audio is None or abs(audio.duration - plan.segment_s) > 1.0 / audio.sample_rate:
-            audio = render_segment(plan, seg, backend, settings)
+            audio, note = render_segment(plan, seg, backend, settings, on_grid=loose)
             save_segment(path, audio)
+            save_note(path, note)
             rendered += 1
+        if note:
+            notes.append(f"segment {index + 1}: {note}")
         parts.append(audio)
     rate = parts[0].sample_rate
     same_rate = tuple(p if p.sample_rate == rate else resample(p, rate) for p in parts)
-    return RenderedSegments(same_rate, rendered=rendered, reused=len(parts) - rendered)
+    return RenderedSegments(same_rate, rendered=rendered, reused=len(parts) - rendered, on_grid=tuple(notes))
 
 
 def _segment_name(plan: JamPlan, seg: JamSegment, backend_name: str) -> str:
@@ -73,23 +85,39 @@ def _segment_name(plan: JamPlan, seg: JamSegment, backend_name: str) -> str:
     )
 
 
-def render_segment(plan: JamPlan, seg: JamSegment, backend: Backend, settings: Settings) -> Audio:
-    """One prompt at the jam's tempo and key, cut on the bar line that ends the segment."""
+def render_segment(
+    plan: JamPlan, seg: JamSegment, backend: Backend, settings: Settings, *, on_grid: bool = False
+) -> tuple[Audio, str | None]:
+    """One prompt at the jam's tempo and key, cut on the bar line that ends the segment, and what was done
+    to put it on the grid. With `on_grid` (a model backend) it is made a bar and a stretch longer than the
+    segment, so a lead-in cut to the downbeat and a faster stretch still leave a whole segment; otherwise
+    (a score) it is made to length and checked."""
     length = plan.segment_s
+    bar_s = plan.beats_per_bar * 60.0 / plan.bpm
+    asked = length * (1.0 + MAX_STRETCH) + bar_s if on_grid else length
     generation = backend.generate(
         GenerationRequest(
             prompt=seg.prompt,
-            duration_s=length,
+            duration_s=asked,
             seed=seg.seed,
             bpm=plan.bpm,
             key=plan.key,
-            default_duration_s=length,
-            max_duration_s=max(length, float(settings.max_duration_s)),
+            default_duration_s=asked,
+            max_duration_s=max(asked, float(settings.max_duration_s)),
         ),
         _quiet,
     )
+    audio = generation.audio.to_stereo()
+    note: str | None = None
+    if on_grid:
+        audio, fix = put_on_grid(audio, bpm=plan.bpm, key=plan.key, beats_per_bar=plan.beats_per_bar)
+        note = "; ".join(filter(None, [fix.describe(), *fix.refused])) or None
+    elif generation.midi is not None:
+        check_on_grid(
+            audio, bpm=plan.bpm, beats_per_bar=plan.beats_per_bar, what=f"jam {plan.jam_id} segment"
+        )
     # A segment's ring-out past its last bar line is cut: the next segment's crossfade covers the seam.
-    return fit_length(generation.audio.to_stereo(), length, fade_out_s=DECLICK_S)
+    return fit_length(audio, length, fade_out_s=DECLICK_S), note
 
 
 def _quiet(stage: str, step: int, total: int) -> None:

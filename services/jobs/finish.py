@@ -15,7 +15,7 @@ from pathlib import Path
 
 from services.audio.edit import fit_length
 from services.audio.fit import FittedMp3, UploadTooSmallError, fit_upload
-from services.audio.loudness import normalize_loudness
+from services.audio.loudness import normalize_loudness, normalize_loudness_measured
 from services.audio.preview import render_preview
 from services.audio.types import Audio
 from services.backends.base import ProgressFn
@@ -47,9 +47,10 @@ def finish(
     `started` is the job's time.perf_counter() at its start (the result reports the time it took)."""
     progress("mastering", 0, 2)
     audio = piece.audio.to_stereo()
+    level: float | None = None  # integrated loudness of `audio`, where mastering measured it
     if not piece.mastered:
         audio = fit_length(audio, piece.length_s)
-        audio = normalize_loudness(audio, target_lufs=settings.target_lufs)
+        audio, level = normalize_loudness_measured(audio, target_lufs=settings.target_lufs)
 
     out_dir = settings.results_dir / job_id
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -66,12 +67,11 @@ def finish(
 
     corrects = settings.correct_to_stated and piece.midi is None and not piece.mastered
     corrects = corrects and lane_of(request.backend) is Lane.MODEL
-    made = audio
-    audio, heard, heard_lines, heard_notes = _hear(piece, audio, job_id, correct=corrects)
+    audio, heard, heard_lines, heard_notes = _hear(
+        piece, audio, job_id, correct=corrects, level=level, target_lufs=settings.target_lufs
+    )
     if heard_notes:
         piece.notes = [*piece.notes, *heard_notes]
-    if audio is not made:  # stretched or shifted: level it again
-        audio = normalize_loudness(audio, target_lufs=settings.target_lufs)
     progress("encoding MP3", 1, 2)
     if piece.stems:
         return _finish_stems(job_id, piece, request, settings, out_dir, started=started)
@@ -114,19 +114,26 @@ def finish(
 
 
 def _hear(
-    piece: Piece, audio: Audio, job_id: str, *, correct: bool = False
+    piece: Piece,
+    audio: Audio,
+    job_id: str,
+    *,
+    correct: bool = False,
+    level: float | None = None,
+    target_lufs: float = -14.0,
 ) -> tuple[Audio, Heard | None, list[str], list[str]]:
     """Measure the finished audio and say asked → heard; with `correct`, first make a missed tempo or key
-    true within bounds (services/heard/correct.py) and say what could not be. A piece rendered from a
-    score (it carries MIDI: styles, notes) honours its tempo and key by construction, so a disagreement
-    there is a bug: logged. Returns the (maybe corrected) audio, the reading, its lines and notes."""
+    true within bounds (services/heard/correct.py), level it again, and say what could not be. A piece
+    rendered from a score (it carries MIDI: styles, notes) honours its tempo and key by construction, so a
+    disagreement there is a bug: logged. `level` is the audio's loudness where mastering measured it.
+    Returns the (maybe corrected) audio, the reading, its lines and notes."""
     if piece.stems or audio.frames == 0:
         return audio, None, [], []
     from services.heard.correct import apply, plan  # scipy and ffmpeg: loaded by workers when first used
     from services.heard.measure import measure
 
     try:
-        heard = measure(audio, stated_bpm=piece.tempo_bpm)
+        heard = measure(audio, stated_bpm=piece.tempo_bpm, loudness_lufs=level)
     except Exception:  # measuring is a report, never a reason to lose the piece
         log.warning("job %s: measuring the result failed", job_id, exc_info=True)
         return audio, None, [], []
@@ -137,8 +144,9 @@ def _hear(
         notes = list(fix.refused)
         if fix.changes:
             try:
-                audio = apply(audio, fix)
-                heard = measure(audio, stated_bpm=piece.tempo_bpm)
+                corrected, level = normalize_loudness_measured(apply(audio, fix), target_lufs=target_lufs)
+                heard = measure(corrected, stated_bpm=piece.tempo_bpm, loudness_lufs=level)
+                audio = corrected
             except Exception:
                 log.warning(
                     "job %s: correcting tempo/key failed; the piece is sent as made", job_id, exc_info=True

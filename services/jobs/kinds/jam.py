@@ -55,6 +55,8 @@ def make(request: MusicRequest, settings: Settings, progress: ProgressFn) -> Pie
         f"{segments.rendered} segment{'s' if segments.rendered != 1 else ''} rendered now, "
         f"{segments.reused} reused from earlier plays",
     ]
+    if segments.on_grid:
+        summary.append(f"put on the {plan.bpm:g} bpm grid in {plan.key}: " + "; ".join(segments.on_grid))
     if bridges:
         summary.append(
             f"{bridges} seam{'s' if bridges != 1 else ''} bridged by {request.backend}'s "
