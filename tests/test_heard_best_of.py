@@ -15,7 +15,7 @@ from services.backends.base import GenerationRequest, no_progress  # noqa: E402
 from services.backends.registry import get_backend  # noqa: E402
 from services.heard.measure import measure  # noqa: E402
 from services.jobs.kinds import text  # noqa: E402
-from services.jobs.kinds.text import candidate_score  # noqa: E402
+from services.jobs.kinds.takes import candidate_score  # noqa: E402
 from services.jobs.models import MusicRequest  # noqa: E402
 from tests.conftest import make_settings  # noqa: E402
 from tests.tiny_models import build_tiny_model  # noqa: E402
@@ -80,3 +80,63 @@ def test_song_takes_are_one_pipeline_call_and_each_equals_its_seed_alone(tmp_pat
     )
     peak = max(1.0, float(np.abs(alone.audio.samples).max()))
     assert np.abs(alone.audio.samples - piece.audio.samples).max() <= 1e-4 * peak
+
+
+def test_a_sung_song_with_a_stated_tempo_is_the_best_of_its_takes_and_its_seed_sings_it_again(
+    tmp_path: Path,
+) -> None:
+    from services.backends.base import SongRequest
+    from services.jobs.kinds import song as song_kind
+    from tests.tiny_models import build_tiny_song_model
+
+    model = build_tiny_song_model(tmp_path / "tiny-song")
+    settings = make_settings(
+        tmp_path / "data",
+        acestep_model=str(model),
+        acestep_steps=2,
+        acestep_batch_wait_ms=0,
+        heard_candidates=3,
+    )
+    backend = get_backend("song", settings)
+    words = SongRequest(lyrics="[verse]\nrain on the window\nlights in the street")
+    request = MusicRequest(
+        prompt="dreamy synth-pop", backend="song", duration_s=8, seed=40, bpm=96, key="A minor", song=words
+    )
+    before = backend.batcher().batches_run  # type: ignore[attr-defined]
+    piece = song_kind.make(request, settings, no_progress)
+    assert backend.batcher().batches_run - before == 1  # type: ignore[attr-defined]
+    assert piece.seed in (40, 41, 42) and piece.summary[0].startswith("best of 3 takes (seeds 40–42)")
+    assert piece.lyrics is not None and "rain on the window" in piece.lyrics
+    alone = backend.sing(  # type: ignore[attr-defined]
+        GenerationRequest(
+            prompt=request.prompt, duration_s=8, seed=piece.seed, bpm=96, key="A minor", max_duration_s=120
+        ),
+        words,
+        None,
+        no_progress,
+    )
+    peak = max(1.0, float(np.abs(alone.audio.samples).max()))
+    assert np.abs(alone.audio.samples - piece.audio.samples).max() <= 1e-4 * peak
+
+
+def test_a_song_with_nothing_stated_is_made_once(tmp_path: Path) -> None:
+    from services.backends.base import SongRequest
+    from services.jobs.kinds import song as song_kind
+    from tests.tiny_models import build_tiny_song_model
+
+    model = build_tiny_song_model(tmp_path / "tiny-song")
+    settings = make_settings(
+        tmp_path / "data",
+        acestep_model=str(model),
+        acestep_steps=2,
+        acestep_batch_wait_ms=0,
+        heard_candidates=3,
+    )
+    request = MusicRequest(
+        prompt="a quiet song", backend="song", duration_s=6, seed=3, song=SongRequest(lyrics="hello there")
+    )
+    before = get_backend("song", settings).batcher().batches_run  # type: ignore[attr-defined]
+    piece = song_kind.make(request, settings, no_progress)
+    assert piece.seed is None  # the request's own seed made it: one take, no tempo or key stated
+    assert not any(line.startswith("best of") for line in piece.summary)
+    assert get_backend("song", settings).batcher().batches_run - before == 1  # type: ignore[attr-defined]

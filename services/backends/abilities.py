@@ -76,10 +76,20 @@ class BridgesSeams(Protocol):
 @runtime_checkable
 class MakesTakes(Protocol):
     """Not an ability users see: several takes of one request on the given seeds, in one batched pipeline
-    call (services/jobs/kinds/text.best_of keeps the one heard closest to what was asked)."""
+    call (services/jobs/kinds/takes.best_take keeps the one heard closest to what was asked)."""
 
     def generate_takes(
         self, request: GenerationRequest, seeds: list[int], progress: ProgressFn
+    ) -> list[Generation]: ...
+
+
+@runtime_checkable
+class SingsTakes(Protocol):
+    """Not an ability users see: several takes of one sung song on the given seeds, in one batched call
+    (services/jobs/kinds/song.py keeps the one heard closest to the stated tempo and key)."""
+
+    def sing_takes(
+        self, request: GenerationRequest, song: SongRequest, seeds: list[int], progress: ProgressFn
     ) -> list[Generation]: ...
 
 

@@ -216,16 +216,25 @@ class SongBackend:
     def generate_takes(
         self, request: GenerationRequest, seeds: list[int], progress: ProgressFn
     ) -> list[SongGeneration]:
-        """Instrumental takes of `request` on `seeds`, sung in one batched pipeline call."""
+        """Instrumental takes of `request` on `seeds`, in one batched pipeline call."""
+        return self.sing_takes(request, SongRequest(lyrics=""), seeds, progress)
+
+    def sing_takes(
+        self, request: GenerationRequest, song: SongRequest, seeds: list[int], progress: ProgressFn
+    ) -> list[SongGeneration]:
+        """Takes of one song (words and all) on `seeds`, sung in one batched pipeline call: each equals
+        the song sung alone on its seed (SongPipeline keeps batch items independent)."""
         from dataclasses import replace
 
+        if song.task != "sing":
+            raise ValueError(f"takes are of sung songs, not of a {song.task}")
         pipe = self.pipeline()
-        song = SongRequest(lyrics="")
         asked = self._asked(request, song, None)
         takes = [replace(request, seed=seed) for seed in seeds]
         audios = self._run(pipe, [self._job(pipe, take, song, asked) for take in takes], progress)
+        lines = self._sung_lines(song)
         return [
-            self._result(take, song, asked, audio, ["lyrics: instrumental"])
+            self._result(take, song, asked, audio, list(lines))
             for take, audio in zip(takes, audios, strict=True)
         ]
 
@@ -261,11 +270,15 @@ class SongBackend:
         asked = self._asked(request, song, None)
         job = self._job(pipe, request, song, asked)
         audio = self._run(pipe, [job], progress)[0]
+        return self._result(request, song, asked, audio, self._sung_lines(song))
+
+    @staticmethod
+    def _sung_lines(song: SongRequest) -> list[str]:
         language = LANGUAGES.get(song.language, song.language)
         lines = [f"lyrics: {'instrumental' if is_instrumental(song.lyrics) else f'sung in {language}'}"]
         if song.lyrics_written_by:
             lines.append(f"lyrics written by {song.lyrics_written_by}")
-        return self._result(request, song, asked, audio, lines)
+        return lines
 
     def _cover(
         self, pipe: Any, request: GenerationRequest, song: SongRequest, src: Audio, progress: ProgressFn

@@ -13,11 +13,13 @@ from pathlib import Path
 
 from services.audio.decoding import decode_audio, format_from_name
 from services.audio.types import Audio
-from services.backends.abilities import Ability, Sings
-from services.backends.base import ProgressFn, SongRequest
+from services.backends.abilities import Ability, Sings, SingsTakes
+from services.backends.base import Generation, ProgressFn, SongRequest
 from services.backends.registry import backends_taking, get_backend, has_ability
 from services.errors import UserError
 from services.jobs.kinds.piece import Piece, generation_request
+from services.jobs.kinds.takes import best_take
+from services.jobs.kinds.text import states_tempo_or_key
 from services.jobs.models import MusicRequest
 from services.llm.client import LLMConfig, LLMError
 from services.settings import Settings
@@ -40,8 +42,17 @@ def make(request: MusicRequest, settings: Settings, progress: ProgressFn) -> Pie
     if song.task in ("sing", "cover") and song.lyrics is None:
         song, note = _lyrics_for(request, song, settings, progress)
         notes += [note] if note else []
-    generation = backend.sing(generation_request(request, settings), song, source, progress)
-    piece = Piece.of(generation, name=request.prompt or "song")
+    asked = generation_request(request, settings)
+    count = settings.heard_candidates
+    if count > 1 and song.task == "sing" and isinstance(backend, SingsTakes) and states_tempo_or_key(asked):
+        sung = song  # the takes share the lyrics written above
+
+        def takes(seeds: list[int]) -> list[Generation]:
+            return backend.sing_takes(asked, sung, seeds, progress)
+
+        piece = best_take(takes, asked, count, progress, name=request.prompt or "song")
+    else:
+        piece = Piece.of(backend.sing(asked, song, source, progress), name=request.prompt or "song")
     piece.notes = notes + piece.notes
     return piece
 
