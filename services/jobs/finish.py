@@ -11,6 +11,7 @@ import logging
 import re
 import time
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from services.audio.edit import fit_length
@@ -65,19 +66,27 @@ def finish(
         path.write_bytes(data)
         attachment_paths.append(str(path))
 
+    progress("encoding MP3", 1, 2)
+    if piece.stems:  # each stem is fitted on its own; a mix of parts is not measured
+        return _finish_stems(job_id, piece, request, settings, out_dir, started=started)
     corrects = settings.correct_to_stated and piece.midi is None and not piece.mastered
     corrects = corrects and lane_of(request.backend) is Lane.MODEL
-    audio, heard, heard_lines, heard_notes = _hear(
-        piece, audio, job_id, correct=corrects, level=level, target_lufs=settings.target_lufs
-    )
+    others = (len(piece.midi) if piece.midi else 0) + sum(len(d) for d in piece.attachments.values())
+
+    def deliverables(final: Audio) -> tuple[FittedMp3, bytes | None]:
+        picture = piece.picture or render_preview(final, title=piece.title)
+        return fit_mp3_and_picture(final, request, settings, piece.title, picture, other_bytes=others)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"encode-{job_id[:8]}") as pool:
+        # Audio nothing will correct is final now: ffmpeg encodes it (another process) while it is
+        # measured, so measuring adds next to nothing to the job's time (bench/heard.py).
+        encoding = pool.submit(deliverables, audio) if not corrects else None
+        audio, heard, heard_lines, heard_notes = _hear(
+            piece, audio, job_id, correct=corrects, level=level, target_lufs=settings.target_lufs
+        )
+        fitted, kept = encoding.result() if encoding is not None else deliverables(audio)
     if heard_notes:
         piece.notes = [*piece.notes, *heard_notes]
-    progress("encoding MP3", 1, 2)
-    if piece.stems:
-        return _finish_stems(job_id, piece, request, settings, out_dir, started=started)
-    picture = piece.picture or render_preview(audio, title=piece.title)
-    others = (len(piece.midi) if piece.midi else 0) + sum(len(d) for d in piece.attachments.values())
-    fitted, kept = fit_mp3_and_picture(audio, request, settings, piece.title, picture, other_bytes=others)
     mp3_path = out_dir / "audio.mp3"
     mp3_path.write_bytes(fitted.data)
     preview_path: Path | None = None
