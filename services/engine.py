@@ -319,6 +319,16 @@ class Engine:
             changes["seed"] = (res.seed + 7919) % MAX_SEED  # the seed shown (a best-of take may differ)
             changes["bpm"] = res.tempo_bpm
             changes["key"] = res.key
+        elif act == "extend" and has_ability(req.backend, Ability.CONTINUES_AUDIO):
+            # The backend continues the piece's own audio (musicgen): its MP3 is the job's input.
+            longer = min(float(self.settings.max_duration_s), res.duration_s * 2)
+            if longer <= res.duration_s + 0.5:
+                raise UserError(f"This piece is already at the {self.settings.max_duration_s} s limit.")
+            changes.update(self._song_source(parent))
+            changes["input_name"] = "piece.mp3"
+            changes["duration_s"] = longer
+            changes["bpm"] = res.tempo_bpm
+            changes["key"] = res.key
         elif act == "extend" and res.continue_from is not None:
             # The backend can continue where the piece ended (riffusion walks on from its last point).
             changes["continue_from"] = res.continue_from

@@ -54,7 +54,6 @@ class Settings(BaseSettings):
     embeddings_enabled: bool = True  # meaning-based tag matching with all-MiniLM-L6-v2 (needs the extra)
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"  # torch device for model backends
     riffusion_model: str = "riffusion/riffusion-model-v1"  # hub id or local folder
-    musicgen_model: str = "facebook/musicgen-small"  # hub id or local folder
     riffusion_revision: str | None = None  # hub revision of RIFFUSION_MODEL (branch, tag or commit)
     riffusion_scheduler: Literal["dpm++", "ddim", "euler", "euler-a", "pndm", "lms"] = "dpm++"
     riffusion_steps: int = Field(22, ge=1, le=200)  # denoising steps of a full schedule
@@ -64,6 +63,18 @@ class Settings(BaseSettings):
     riffusion_batch_size: int = Field(4, ge=1, le=64)  # most spectrograms in one pipeline call
     riffusion_batch_wait_ms: float = Field(50.0, ge=0, le=2000)  # how long a batch waits for company
     riffusion_max_seconds: float = Field(60.0, ge=5, le=600)  # longest riffusion piece (5.11 s windows)
+    musicgen_model: str = "facebook/musicgen-small"  # musicgen: hub id or local folder (text, extend)
+    musicgen_melody_model: str = "facebook/musicgen-melody"  # from a melody (an attachment, /music hum)
+    musicgen_revision: str | None = None  # hub revision of both MusicGen models
+    musicgen_dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"  # auto: fp16 on CUDA
+    musicgen_guidance: float = Field(3.0, ge=1, le=15)  # classifier-free guidance (MusicGen's own default)
+    musicgen_temperature: float = Field(1.0, gt=0, le=2)  # sampling temperature
+    musicgen_top_k: int = Field(250, ge=1, le=4096)  # sample among the k likeliest codes
+    musicgen_window_s: float = Field(30.0, ge=5, le=30)  # one generation window (MusicGen is trained on 30 s)
+    musicgen_overlap_s: float = Field(10.0, ge=1, le=20)  # context a further window continues from
+    musicgen_max_seconds: float = Field(120.0, ge=5, le=600)  # longest piece (windows continued, crossfaded)
+    musicgen_batch_size: int = Field(4, ge=1, le=64)  # most pieces in one generate() call
+    musicgen_batch_wait_ms: float = Field(50.0, ge=0, le=2000)  # how long a batch waits for company
     acestep_model: str = (
         "ACE-Step/acestep-v15-xl-turbo-diffusers"  # song: ACE-Step 1.5 hub id or local folder
     )

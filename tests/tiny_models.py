@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import string
 import wave
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -146,3 +148,99 @@ def build_tiny_song_model(folder: Path) -> Path:
     out = folder / "model"
     pipe.save_pretrained(out)
     return out
+
+
+MUSICGEN_SAMPLE_RATE = 32_000  # the tiny EnCodec's rate: 640 samples a code frame, 50 frames a second
+_MUSICGEN_WORDS = (
+    "rainy lofi piano jazz drums bass happy sad calm epic guitar synth ambient techno rock pop folk beat "
+    "bpm slow fast dark bright warm cold hum melody in major minor"
+).split()
+
+
+def build_tiny_musicgen_model(folder: Path, *, melody: bool = False) -> Path:
+    """A random-weight MusicGen (T5 text encoder, EnCodec, decoder; with `melody`, MusicGen-Melody) and a T5
+    tokenizer from a sentencepiece model trained here, saved with save_pretrained; returns the folder."""
+    import sentencepiece as spm
+    from transformers import (
+        EncodecConfig,
+        MusicgenConfig,
+        MusicgenDecoderConfig,
+        MusicgenForConditionalGeneration,
+        MusicgenMelodyConfig,
+        MusicgenMelodyDecoderConfig,
+        MusicgenMelodyForConditionalGeneration,
+        T5Config,
+        T5Tokenizer,
+    )
+
+    folder.mkdir(parents=True, exist_ok=True)
+    work = folder / "_spm"
+    work.mkdir(exist_ok=True)
+    corpus = "\n".join(
+        " ".join(_MUSICGEN_WORDS[(i * 7 + j) % len(_MUSICGEN_WORDS)] for j in range(8)) for i in range(200)
+    )
+    (work / "corpus.txt").write_text(corpus + "\n0 1 2 3 4 5 6 7 8 9 , .\n")
+    spm.SentencePieceTrainer.train(
+        input=str(work / "corpus.txt"),
+        model_prefix=str(work / "spiece"),
+        vocab_size=64,
+        hard_vocab_limit=False,
+        model_type="unigram",
+        pad_id=0,
+        eos_id=1,
+        unk_id=2,
+        bos_id=-1,
+        character_coverage=1.0,
+        minloglevel=2,
+    )
+    sp = spm.SentencePieceProcessor(model_file=str(work / "spiece.model"))
+    pieces = [(sp.id_to_piece(i), sp.get_score(i)) for i in range(sp.get_piece_size())]
+    shutil.rmtree(work)
+    tokenizer = T5Tokenizer(vocab=pieces, extra_ids=0, model_max_length=512)
+    codes = 32
+    text = T5Config(
+        vocab_size=len(tokenizer), d_model=16, d_kv=4, d_ff=32, num_layers=1, num_heads=2,
+        decoder_start_token_id=0, pad_token_id=0, eos_token_id=1,
+    )  # fmt: skip
+    codec = EncodecConfig(
+        sampling_rate=MUSICGEN_SAMPLE_RATE, audio_channels=1, hidden_size=8, num_filters=4,
+        num_residual_layers=1, upsampling_ratios=[8, 4, 4, 5], codebook_size=codes, codebook_dim=8,
+        target_bandwidths=[0.5], compress=2, num_lstm_layers=1, norm_type="weight_norm",
+    )  # fmt: skip  (0.5 kbps: 2 codebooks of 32 codes at 50 Hz, as many as the decoder reads)
+    decoder_cls = MusicgenMelodyDecoderConfig if melody else MusicgenDecoderConfig
+    decoder = decoder_cls(
+        vocab_size=codes, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, ffn_dim=32,
+        num_codebooks=2, max_position_embeddings=4096, audio_channels=1,
+        pad_token_id=codes, bos_token_id=codes, decoder_start_token_id=codes,
+    )  # fmt: skip
+    parts = {"text_encoder": text.to_dict(), "audio_encoder": codec.to_dict(), "decoder": decoder.to_dict()}
+    if melody:
+        model: Any = MusicgenMelodyForConditionalGeneration(MusicgenMelodyConfig(**parts, num_chroma=12))
+        (folder / "preprocessor_config.json").write_text(
+            json.dumps(
+                {
+                    "feature_extractor_type": "MusicgenMelodyFeatureExtractor",
+                    "sampling_rate": MUSICGEN_SAMPLE_RATE,
+                    "n_fft": 16384,
+                    "hop_length": 4096,
+                    "chunk_length": 30,
+                    "feature_size": 12,
+                }
+            )
+        )
+    else:
+        model = MusicgenForConditionalGeneration(MusicgenConfig(**parts))
+    for name in ("pad_token_id", "decoder_start_token_id", "bos_token_id"):
+        setattr(model.generation_config, name, codes)
+    # EnCodec's codebooks start as zeros (they are learned buffers): random ones, so codes are heard
+    import torch
+
+    noise = torch.Generator().manual_seed(0)
+    for layer in model.audio_encoder.quantizer.layers:
+        book = layer.codebook
+        book.embed.copy_(torch.randn(book.embed.shape, generator=noise))
+        book.embed_avg.copy_(book.embed)
+        book.inited.fill_(1.0)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

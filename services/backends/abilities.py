@@ -28,6 +28,7 @@ class Ability(enum.StrEnum):
     TRANSITION = "transition"  # bridges a jam's seams between two prompts (BridgesSeams)
     MIDI_OUT = "midi"  # the notes are the result: its .mid rides along with the MP3, not behind a button
     LYRICS = "lyrics"  # sings words it is given; song jobs (cover, repaint, stems…) go only here (Sings)
+    CONTINUES_AUDIO = "continues-audio"  # Extend continues the piece's own audio (ContinuesAudio)
     RUNS_MODEL_CODE = "runs-code"  # runs code a model wrote (sandboxed): off per server until admins allow it
 
 
@@ -36,6 +37,16 @@ class RestylesAudio(Protocol):
     """Ability.AUDIO_IN: the user's file (its bytes and decoder format) is the seed the prompt restyles."""
 
     def generate_from_audio(
+        self, request: GenerationRequest, audio_bytes: bytes, fmt: str, progress: ProgressFn
+    ) -> Generation: ...
+
+
+@runtime_checkable
+class ContinuesAudio(Protocol):
+    """Ability.CONTINUES_AUDIO: Extend hands the piece's own MP3 back, to be continued to the request's
+    length and returned whole."""
+
+    def continue_audio(
         self, request: GenerationRequest, audio_bytes: bytes, fmt: str, progress: ProgressFn
     ) -> Generation: ...
 

@@ -27,15 +27,18 @@ def model_problem(
     example: str,
     revision: str | None = None,
     cache_dir: Path | None = None,
+    marker: str = "model_index.json",
 ) -> str | None:
-    """Why `model` (the value of the setting named `setting`) cannot be loaded offline, or None."""
+    """Why `model` (the value of the setting named `setting`) cannot be loaded offline, or None.
+    `marker` is the file a loadable folder has: model_index.json (diffusers), config.json (transformers)."""
     path = Path(model).expanduser()
     if path.exists():
         if not path.is_dir():
             return f"{setting} {model} is a file; point it at the model's folder"
-        if not (path / "model_index.json").is_file():
+        if not (path / marker).is_file():
+            kind = "a diffusers" if marker == "model_index.json" else "a"
             return (
-                f"the folder {model} has no model_index.json; point {setting} at a diffusers model "
+                f"the folder {model} has no {marker}; point {setting} at {kind} model "
                 "folder (one saved with save_pretrained or downloaded with huggingface-cli)"
             )
         return None
@@ -46,7 +49,7 @@ def model_problem(
         )
     from huggingface_hub import try_to_load_from_cache
 
-    found = try_to_load_from_cache(model, "model_index.json", cache_dir=cache_dir, revision=revision)
+    found = try_to_load_from_cache(model, marker, cache_dir=cache_dir, revision=revision)
     if isinstance(found, str):
         return None
     at = f" at revision {revision}" if revision else ""

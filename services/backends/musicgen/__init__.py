@@ -1,1 +1,1 @@
-"""MusicGen (transformers): text and melody to music. Only its record exists so far."""
+"""MusicGen (transformers): instrumentals from words, from a melody you hum or attach, and continued."""
