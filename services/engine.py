@@ -321,12 +321,9 @@ class Engine:
             changes["key"] = res.key
         elif act == "extend" and has_ability(req.backend, Ability.CONTINUES_AUDIO):
             # The backend continues the piece's own audio (musicgen): its MP3 is the job's input.
-            longer = min(float(self.settings.max_duration_s), res.duration_s * 2)
-            if longer <= res.duration_s + 0.5:
-                raise UserError(f"This piece is already at the {self.settings.max_duration_s} s limit.")
             changes.update(self._song_source(parent))
             changes["input_name"] = "piece.mp3"
-            changes["duration_s"] = longer
+            changes["duration_s"] = self._longer(res.duration_s)
             changes["bpm"] = res.tempo_bpm
             changes["key"] = res.key
         elif act == "extend" and res.continue_from is not None:
@@ -336,10 +333,7 @@ class Engine:
             changes["duration_s"] = res.duration_s
             changes["bpm"] = res.tempo_bpm
         elif act == "extend":
-            longer = min(float(self.settings.max_duration_s), res.duration_s * 2)
-            if longer <= res.duration_s + 0.5:
-                raise UserError(f"This piece is already at the {self.settings.max_duration_s} s limit.")
-            changes["duration_s"] = longer
+            changes["duration_s"] = self._longer(res.duration_s)
             changes["bpm"] = res.tempo_bpm
             changes["key"] = res.key
         return req.derive(**changes)
@@ -395,6 +389,13 @@ class Engine:
             repaint_end_s=end,
         )
         return req.derive(**changes, **self._song_source(parent), song=song, duration_s=None)
+
+    def _longer(self, duration_s: float) -> float:
+        """An Extend's length: twice the piece, within MAX_DURATION_S (a piece already there can't grow)."""
+        longer = min(float(self.settings.max_duration_s), duration_s * 2)
+        if longer <= duration_s + 0.5:
+            raise UserError(f"This piece is already at the {self.settings.max_duration_s} s limit.")
+        return longer
 
     @staticmethod
     def _song_source(parent: JobRecord) -> dict[str, object]:

@@ -17,6 +17,7 @@ from services.heard.measure import measure  # noqa: E402
 from services.jobs.kinds import text  # noqa: E402
 from services.jobs.kinds.takes import candidate_score  # noqa: E402
 from services.jobs.models import MusicRequest  # noqa: E402
+from services.settings import Settings  # noqa: E402
 from tests.conftest import make_settings  # noqa: E402
 from tests.tiny_models import build_tiny_model  # noqa: E402
 
@@ -55,17 +56,22 @@ def test_the_chosen_take_scores_best_and_its_seed_makes_it_again(tmp_path: Path)
     assert again.shape == kept.shape and float(np.mean(np.abs(again - kept))) <= 1.0  # of 255
 
 
-def test_song_takes_are_one_pipeline_call_and_each_equals_its_seed_alone(tmp_path: Path) -> None:
+def song_settings(tmp_path: Path) -> Settings:
+    """A tiny ACE-Step saved and loaded like the real one, 2 steps, three takes a job."""
     from tests.tiny_models import build_tiny_song_model
 
     model = build_tiny_song_model(tmp_path / "tiny-song")
-    settings = make_settings(
+    return make_settings(
         tmp_path / "data",
         acestep_model=str(model),
         acestep_steps=2,
         acestep_batch_wait_ms=0,
         heard_candidates=3,
     )
+
+
+def test_song_takes_are_one_pipeline_call_and_each_equals_its_seed_alone(tmp_path: Path) -> None:
+    settings = song_settings(tmp_path)
     backend = get_backend("song", settings)
     request = MusicRequest(
         prompt="dreamy synth-pop, 96 bpm in A minor", backend="song", duration_s=10, seed=7
@@ -87,16 +93,8 @@ def test_a_sung_song_with_a_stated_tempo_is_the_best_of_its_takes_and_its_seed_s
 ) -> None:
     from services.backends.base import SongRequest
     from services.jobs.kinds import song as song_kind
-    from tests.tiny_models import build_tiny_song_model
 
-    model = build_tiny_song_model(tmp_path / "tiny-song")
-    settings = make_settings(
-        tmp_path / "data",
-        acestep_model=str(model),
-        acestep_steps=2,
-        acestep_batch_wait_ms=0,
-        heard_candidates=3,
-    )
+    settings = song_settings(tmp_path)
     backend = get_backend("song", settings)
     words = SongRequest(lyrics="[verse]\nrain on the window\nlights in the street")
     request = MusicRequest(
@@ -122,16 +120,8 @@ def test_a_sung_song_with_a_stated_tempo_is_the_best_of_its_takes_and_its_seed_s
 def test_a_song_with_nothing_stated_is_made_once(tmp_path: Path) -> None:
     from services.backends.base import SongRequest
     from services.jobs.kinds import song as song_kind
-    from tests.tiny_models import build_tiny_song_model
 
-    model = build_tiny_song_model(tmp_path / "tiny-song")
-    settings = make_settings(
-        tmp_path / "data",
-        acestep_model=str(model),
-        acestep_steps=2,
-        acestep_batch_wait_ms=0,
-        heard_candidates=3,
-    )
+    settings = song_settings(tmp_path)
     request = MusicRequest(
         prompt="a quiet song", backend="song", duration_s=6, seed=3, song=SongRequest(lyrics="hello there")
     )

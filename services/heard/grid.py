@@ -56,7 +56,11 @@ def _peak_phase(folded: npt.NDArray[np.float64]) -> float:
 def beat_grid(audio: Audio, bpm: float, beats_per_bar: int = 4) -> BeatGrid:
     """The beat and downbeat of `audio` played at `bpm` (its tempo is known: stated, or measured)."""
     spec = spectrum(audio)
-    env = onset_envelope(spec)
+    return grid_of(spec, onset_envelope(spec), bpm, beats_per_bar)
+
+
+def grid_of(spec: Spectrum, env: npt.NDArray[np.float64], bpm: float, beats_per_bar: int = 4) -> BeatGrid:
+    """beat_grid from a spectrum and onset envelope already made (services/heard/onsets.py)."""
     frame_rate = spec.frame_rate
     period = 60.0 * frame_rate / bpm
     if env.size < 2 * period or float(env.max(initial=0.0)) <= 0:

@@ -9,6 +9,7 @@ never leaves a half file that a later play would trust.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -69,23 +70,23 @@ def save_note(segment: Path, note: str | None) -> None:
     if note is None:
         path.unlink(missing_ok=True)
         return
-    fd, tmp = tempfile.mkstemp(prefix=".note-", suffix=".json", dir=segment.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(note, handle, ensure_ascii=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    _write_atomically(path, json.dumps(note, ensure_ascii=True).encode("ascii"))
 
 
 def save_segment(path: Path, audio: Audio) -> None:
-    """Write atomically: a temporary file in the same folder, then a rename."""
+    """Write atomically, so a worker killed mid-write never leaves a half file a later play would trust."""
+    buffer = io.BytesIO()
+    wavfile.write(buffer, audio.sample_rate, np.ascontiguousarray(audio.samples.T))
+    _write_atomically(path, buffer.getvalue())
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """A temporary file in the same folder, then a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".segment-", suffix=".wav", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=".part-", suffix=path.suffix, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            wavfile.write(handle, audio.sample_rate, np.ascontiguousarray(audio.samples.T))
+            handle.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 
 from services.audio.types import Audio
 from services.heard.correct import MIN_PULSE, apply, plan
-from services.heard.grid import beat_grid
+from services.heard.grid import beat_grid, grid_of
 from services.heard.measure import measure
+from services.heard.onsets import onset_envelope, spectrum
 from services.heard.report import tempo_matches
+from services.heard.tempo import estimate_tempo
 
 log = logging.getLogger(__name__)
 
@@ -73,19 +75,22 @@ def put_on_grid(audio: Audio, *, bpm: float, key: str, beats_per_bar: int) -> tu
 
 
 def check_on_grid(audio: Audio, *, bpm: float, beats_per_bar: int, what: str) -> bool:
-    """For a segment rendered from a score: True when its beats fall on the grid; a miss is logged."""
-    heard = measure(audio, stated_bpm=bpm)
-    if heard.tempo_bpm is None or heard.tempo_confidence < MIN_PULSE:
+    """For a segment rendered from a score: True when its beats fall on the grid; a miss is logged.
+    Only tempo and beats are read, from one spectrum (key, drums and loudness are not needed here)."""
+    spec = spectrum(audio)
+    env = onset_envelope(spec)
+    tempo = estimate_tempo(env, spec.frame_rate, stated=bpm)
+    if tempo.bpm is None or tempo.confidence < MIN_PULSE:
         return True  # nothing steady to check (a drone): not a miss
     beat_s = 60.0 / bpm
-    first = beat_grid(audio, bpm, beats_per_bar).first_beat_s
+    first = grid_of(spec, env, bpm, beats_per_bar).first_beat_s
     off = min(first, beat_s - first)
-    if not tempo_matches(heard.tempo_bpm, bpm) or off > OFF_GRID_S:
+    if not tempo_matches(tempo.bpm, bpm) or off > OFF_GRID_S:
         log.warning(
             "%s: rendered from a score at %s bpm, but heard at %s bpm with its beats %.3f s off the grid",
             what,
             bpm,
-            heard.tempo_bpm,
+            tempo.bpm,
             off,
         )
         return False
